@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
+import { CsrfGuard } from './auth/csrf.js';
+import { SessionManager } from './auth/sessions.js';
+import { createSetupToken } from './auth/setup-link.js';
+import { SignInThrottle } from './auth/throttle.js';
+import type { Config } from './config/schema.js';
+import { GatewayError } from './errors.js';
+import { createLogger } from './log.js';
+import { authorize } from './pipeline/authorize.js';
+import { buildUpstreamHeaders } from './pipeline/headers.js';
+import { createIdentifier } from './pipeline/identify.js';
+import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
+import { createScopeResolver, type RequestScope } from './pipeline/scope.js';
+import { createForwarder } from './proxy/forward.js';
+import { helperScriptTag } from './proxy/page-helper.js';
+import { createUpgradeHandler } from './proxy/websocket.js';
+import type { Store } from './store/store.js';
+import type { Clock } from './store/types.js';
+import type { WebContext } from './web/context.js';
+import { writeErrorResponse } from './web/error-response.js';
+import { registerLoginRoutes, sendPage } from './web/login-routes.js';
+import { renderMessagePage, type Branding } from './web/pages.js';
+import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
+import { registerSetupRoutes } from './web/setup-routes.js';
+import { registerSupportRoutes } from './web/support-routes.js';
+
+export interface GatewayDeps {
+  store: Store;
+  logger?: Logger;
+  now?: Clock;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  config: Config;
+  store: Store;
+  sessions: SessionManager;
+  /** Prints nothing: returns the one-time setup URL when no user exists yet, else null. */
+  setupLinkIfNeeded(baseUrl: string): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * Assembles the gateway. Every request walks the steps of DESIGN.md in this order:
+ *
+ *   1. scope          request id, client address, canonical path  (pipeline/scope.ts)
+ *   2. own routes     /_dashgate/*, never proxied                  (web/*-routes.ts)
+ *   3. identify       session cookie → user, else anonymous         (pipeline/identify.ts)
+ *   4. authorize      may this identity reach this path?            (pipeline/authorize.ts)
+ *   5. outcome        303 to sign-in, 401 JSON, or 403              (pipeline/outcome.ts)
+ *   6. headers        strip spoofable headers, set identity         (pipeline/headers.ts)
+ *   7. proxy          stream to the app and back                    (proxy/forward.ts, proxy/websocket.ts)
+ *   8. page helper    script added to the app's HTML pages          (proxy/page-helper.ts)
+ *
+ * Never listens: the caller decides where (cli/serve.ts) or injects requests (tests).
+ */
+export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gateway> {
+  if (!config.upstream) throw new TypeError('config.upstream is required: the URL of the app to protect');
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? createLogger(config.log);
+  const prefix = config.prefix;
+  const secure = config.server.public_url?.startsWith('https:') === true || config.server.tls !== undefined;
+  const cookie: CookiePolicy = { name: config.session.cookie_name, secure };
+  const cookieName = sessionCookieName(cookie);
+  const branding: Branding = { appName: config.branding.app_name, logoUrl: config.branding.logo_url, prefix };
+  const publicOrigin = config.server.public_url ? new URL(config.server.public_url).origin : null;
+  const expectedOrigin = (scope: RequestScope) => publicOrigin ?? `${scope.proto}://${scope.host}`;
+
+  const csrfKey = await store.settings.getOrInsert('csrf_hmac_key', randomBytes(32).toString('base64url'));
+  const sessions = new SessionManager(
+    store,
+    {
+      idleTimeoutMs: config.session.idle_timeout,
+      absoluteTimeoutMs: config.session.absolute_timeout,
+      cacheTtlMs: config.session.cache_ttl,
+      touchIntervalMs: config.session.touch_interval,
+    },
+    now,
+    (err) => logger.error({ err }, 'session store write failed'),
+  );
+  const throttle = new SignInThrottle(
+    store,
+    {
+      accountFreeFailures: config.throttle.account_free_failures,
+      ipFreeFailures: config.throttle.ip_free_failures,
+      maxDelayMs: config.throttle.max_delay,
+      windowMs: config.throttle.window,
+    },
+    now,
+  );
+
+  const app = Fastify({
+    loggerInstance: logger,
+    // Per-request log lines would cost more than the proxying itself; failures are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    ...(config.server.tls ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } } : {}),
+  }) as unknown as FastifyInstance;
+
+  // Step 1 – scope.
+  const resolveScope = createScopeResolver({ trustedProxies: config.server.trusted_proxies });
+  app.decorateRequest('scope', null as unknown as RequestScope);
+  app.addHook('onRequest', async function scope(request) {
+    request.scope = resolveScope(request.raw);
+  });
+
+  // Step 3 – identify (shared by own routes, the proxy and WebSocket upgrades).
+  const identifyRaw = createIdentifier(sessions, cookieName);
+  const identify = (request: FastifyRequest) => identifyRaw(request.raw);
+  const describeRefusal = createOutcome({ prefix });
+
+  // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
+  const web: WebContext = {
+    prefix, branding, store, sessions, throttle, cookie, cookieName, now, identify, expectedOrigin,
+    cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
+    csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
+    passwordPolicy: { minLength: config.password.min_length, maxLength: config.password.max_length },
+    log: logger,
+  };
+  await app.register(async function ownRoutes(own) {
+    own.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+    own.addHook('onSend', async function pageSecurityHeaders(_request, reply) {
+      for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
+    });
+    registerLoginRoutes(own, web);
+    registerSetupRoutes(own, web);
+    registerSupportRoutes(own, web);
+    own.all(`${prefix}/*`, async function unknownOwnRoute() {
+      throw new GatewayError('NOT_FOUND');
+    });
+  });
+
+  // Steps 3–8 for everything else.
+  const forwarder = createForwarder({
+    upstream: config.upstream,
+    connectTimeoutMs: config.proxy.connect_timeout,
+    responseTimeoutMs: config.proxy.response_timeout,
+    helperTag: config.page_helper.enabled ? helperScriptTag({ prefix, badge: config.page_helper.badge, appName: branding.appName }) : null,
+    maxHtmlBytes: config.page_helper.max_html_bytes,
+  });
+  await app.register(async function proxied(proxy) {
+    // Bodies are streamed to the app untouched: no parser may read them.
+    proxy.removeAllContentTypeParsers();
+    proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    const guardAndForward = async function guardAndForward(request: FastifyRequest, reply: import('fastify').FastifyReply) {
+      const { scope } = request;
+      const { raw: req } = request;
+      // "/x/../_dashgate/login" canonicalises into the gateway's space: never proxy it.
+      if (scope.path === prefix || scope.path.startsWith(`${prefix}/`)) throw new GatewayError('NOT_FOUND');
+      const identity = await identifyRaw(req);
+      const decision = authorize(identity, scope);
+      if (!decision.allow) {
+        const refusal = describeRefusal(req, scope, decision.reason);
+        if (refusal.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(refusal.location, refusal.status);
+        if (refusal.kind === 'json') {
+          return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send(refusal.body);
+        }
+        return sendPage(reply, 403, renderMessagePage(branding, { title: 'No access', message: `Your account does not have access to this part of ${branding.appName}.` }));
+      }
+      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, identityEncoding: config.page_helper.enabled && !isScriptedRequest(req, scope) });
+      reply.hijack();
+      try {
+        await forwarder.forward({ req, res: reply.raw, target: scope.wirePath + scope.query, headers });
+      } catch (err) {
+        const code = err instanceof GatewayError ? err.code : 'INTERNAL';
+        if (code === 'INTERNAL') request.log.error({ err, requestId: scope.id }, 'proxy failure');
+        else request.log.warn({ code, requestId: scope.id, cause: (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : undefined }, 'upstream failure');
+        writeErrorResponse(reply.raw, code, isScriptedRequest(req, scope), branding, scope.id);
+      }
+    };
+    proxy.all('/', guardAndForward);
+    proxy.all('/*', guardAndForward);
+  });
+
+  app.setNotFoundHandler(async function notFound(request, reply) {
+    reply.hijack();
+    writeErrorResponse(reply.raw, 'NOT_FOUND', request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
+  });
+  app.setErrorHandler(async function handleError(error: unknown, request, reply) {
+    const code = error instanceof GatewayError ? error.code : statusToCode((error as { statusCode?: number }).statusCode);
+    if (code === 'INTERNAL') request.log.error({ err: error, requestId: request.scope?.id }, 'request failed');
+    reply.hijack();
+    writeErrorResponse(reply.raw, code, request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
+  });
+
+  const handleUpgrade = createUpgradeHandler({
+    upstream: config.upstream,
+    prefix,
+    cookieName,
+    connectTimeoutMs: config.proxy.connect_timeout,
+    resolveScope,
+    identify: identifyRaw,
+    describeRefusal,
+    expectedOrigin,
+    onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
+  });
+  app.server.on('upgrade', (req, socket, head) => void handleUpgrade(req, socket, head));
+
+  const sweep = setInterval(() => sessions.sweepExpired().catch((err) => logger.error({ err }, 'session sweep failed')), 10 * 60_000);
+  sweep.unref();
+
+  return {
+    app,
+    config,
+    store,
+    sessions,
+    async setupLinkIfNeeded(baseUrl: string) {
+      if ((await store.users.count()) > 0) return null;
+      const token = await createSetupToken(store, now);
+      return `${baseUrl.replace(/\/+$/, '')}${prefix}/setup?token=${token}`;
+    },
+    async close() {
+      clearInterval(sweep);
+      await app.close();
+      await forwarder.close();
+    },
+  };
+}
+
+/** Fastify's own errors (body too large, bad JSON, unsupported type) mapped onto our codes. */
+function statusToCode(status: number | undefined): import('./errors.js').GatewayErrorCode {
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 404) return 'NOT_FOUND';
+  if (status !== undefined && status >= 400 && status < 500) return 'BAD_REQUEST';
+  return 'INTERNAL';
+}

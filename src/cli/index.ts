@@ -1,0 +1,109 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { createSetupToken } from '../auth/setup-link.js';
+import { createDemoUpstream } from '../demo/upstream.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { ChildApp } from '../runner/child.js';
+import { findFreePort } from '../runner/free-port.js';
+import { startGateway, stopOnSignals } from './serve.js';
+import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
+import { registerUserCommands } from './users.js';
+
+/** Builds the `dashgate` command line. */
+export function buildProgram(out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Command {
+  const program = new Command('dashgate')
+    .description('Authentication gateway for Plotly Dash apps: a login page, sessions and users in front of an unchanged app.')
+    .version('0.1.0')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+
+  addServerOptions(program.command('serve').description('guard an app that already runs'))
+    .option('-u, --upstream <url>', 'URL of the app to protect, e.g. http://127.0.0.1:8050')
+    .action(async (flags: CommonFlags) => {
+      const config = configFromFlags(flags);
+      if (!config.upstream) throw new UsageError('no upstream: pass --upstream http://127.0.0.1:8050 or set "upstream" in dashgate.yaml');
+      const running = await startGateway(config);
+      stopOnSignals(running.stop, running.logger);
+    });
+
+  addServerOptions(program.command('run').description('start the app on a private port and guard it: dashgate run -- python app.py'))
+    .argument('<command...>', 'the command that starts the app; {port} is replaced by its port')
+    .option('--start-timeout <seconds>', 'how long the app may take to answer', '60')
+    .action(async (command: string[], flags: CommonFlags & { startTimeout: string }) => {
+      const port = await findFreePort();
+      const config = configFromFlags(flags, { upstream: `http://127.0.0.1:${port}` });
+      const logger = createLogger(config.log);
+      const child = new ChildApp({ command, port, logger, startTimeoutMs: Number(flags.startTimeout) * 1000 });
+      logger.info({ command: command.join(' '), port }, 'starting the app');
+      try {
+        await child.start();
+      } catch (err) {
+        await child.stop();
+        throw new UsageError((err as Error).message);
+      }
+      const running = await startGateway(config, logger);
+      stopOnSignals(async () => {
+        await running.stop();
+        await child.stop();
+      }, logger);
+    });
+
+  addServerOptions(program.command('demo').description('see Dashgate in front of a small bundled demo app'))
+    .action(async (flags: CommonFlags) => {
+      const upstream = createDemoUpstream();
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+      const address = upstream.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const dataDir = flags.dataDir ?? mkdtempSync(join(tmpdir(), 'dashgate-demo-'));
+      const config = configFromFlags({ ...flags, dataDir }, { upstream: `http://127.0.0.1:${port}`, branding: { app_name: 'Dashgate demo' } });
+      const running = await startGateway(config);
+      running.logger.info({ dataDir }, 'demo data directory');
+      stopOnSignals(async () => {
+        await running.stop();
+        upstream.close();
+      }, running.logger);
+    });
+
+  addStoreOptions(program.command('setup-link').description('print a new one-time link that creates the first administrator'))
+    .option('--base-url <url>', 'address users reach Dashgate at', 'http://127.0.0.1:8000')
+    .action(async (flags: CommonFlags & { baseUrl: string }) => {
+      const config = configFromFlags(flags);
+      const store = await openConfiguredStore(config);
+      try {
+        if ((await store.users.count()) > 0) throw new UsageError('users already exist; add more with "dashgate users add"');
+        const token = await createSetupToken(store, Date.now);
+        out(`${(config.server.public_url ?? flags.baseUrl).replace(/\/+$/, '')}${config.prefix}/setup?token=${token}`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  registerUserCommands(program, out);
+  for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (2 for usage and configuration mistakes). */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      process.stderr.write(`dashgate: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dashgate: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`dashgate: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+}

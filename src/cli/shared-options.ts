@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { Config, ConfigInput } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import { openStore, type Store } from '../store/store.js';
+
+export interface CommonFlags {
+  config?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  upstream?: string;
+  port?: string;
+  host?: string;
+}
+
+/** Options every command that touches the data accepts. */
+export function addStoreOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'configuration file (default: ./dashgate.yaml when present)')
+    .option('-d, --data-dir <dir>', 'where Dashgate keeps its data (default: ./dashgate-data)')
+    .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of the embedded SQLite');
+}
+
+/** Options of the commands that run the gateway. */
+export function addServerOptions(command: Command): Command {
+  return addStoreOptions(command)
+    .option('-p, --port <port>', 'port to listen on (default: 8000)')
+    .option('-H, --host <host>', 'address to listen on (default: 127.0.0.1)');
+}
+
+/** Config from file + DASHGATE_* environment + flags (flags win). */
+export function configFromFlags(flags: CommonFlags, extra: ConfigInput = {}): Config {
+  const overrides: ConfigInput = { ...extra };
+  if (flags.dataDir) overrides.data_dir = flags.dataDir;
+  if (flags.databaseUrl) overrides.database = { url: flags.databaseUrl };
+  if (flags.upstream) overrides.upstream = flags.upstream;
+  const server: NonNullable<ConfigInput['server']> = {};
+  if (flags.port !== undefined) {
+    const port = Number(flags.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got "${flags.port}"`);
+    server.port = port;
+  }
+  if (flags.host) server.host = flags.host;
+  if (Object.keys(server).length > 0) overrides.server = server;
+  return loadConfig({ file: flags.config, env: process.env, overrides });
+}
+
+export async function openConfiguredStore(config: Config): Promise<Store> {
+  return openStore({ url: config.database.url, dataDir: config.data_dir });
+}

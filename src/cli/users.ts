@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { hashPassword } from '../auth/passwords.js';
+import { passwordProblem } from '../auth/password-policy.js';
+import { canonicalUsername, usernameProblem } from '../auth/usernames.js';
+import type { Config } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { readNewPassword } from './prompt.js';
+import { addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
+
+type Out = (line: string) => void;
+
+/** `dashgate users …`: manage accounts from the shell. */
+export function registerUserCommands(program: Command, out: Out): void {
+  const users = program.command('users').description('add, list and manage user accounts');
+
+  addStoreOptions(users.command('add <name>').description('create a user (asks for the password)'))
+    .option('--email <email>', 'email address')
+    .option('--name <display name>', 'name shown in the app')
+    .option('--groups <a,b>', 'comma-separated groups')
+    .option('--admin', 'make the user an administrator')
+    .option('--password-stdin', 'read the password from standard input')
+    .action((name: string, flags: CommonFlags & { email?: string; name?: string; groups?: string; admin?: boolean; passwordStdin?: boolean }) =>
+      withStore(flags, async (store, config) => {
+        const username = canonicalUsername(name);
+        const problem = usernameProblem(username);
+        if (problem) throw new UsageError(problem);
+        if (await store.users.findByUsername(username)) throw new UsageError(`user "${username}" already exists`);
+        const password = await readNewPassword(flags.passwordStdin === true);
+        assertPassword(password, config, username);
+        const groups = parseGroups(flags.groups);
+        if (flags.admin && !groups.includes('admins')) groups.push('admins');
+        await store.users.create({ username, email: flags.email ?? null, displayName: flags.name ?? null, passwordHash: await hashPassword(password), isAdmin: flags.admin === true, groups });
+        await store.audit.record({ action: 'user.created', actor: 'cli', target: username, detail: { groups, admin: flags.admin === true } });
+        out(`created user ${username}${groups.length ? ` (groups: ${groups.join(', ')})` : ''}`);
+      }),
+    );
+
+  addStoreOptions(users.command('list').description('list users'))
+    .option('--json', 'print JSON')
+    .action((flags: CommonFlags & { json?: boolean }) =>
+      withStore(flags, async (store) => {
+        const all = await store.users.list();
+        if (flags.json) {
+          out(JSON.stringify(all.map((u) => ({ username: u.username, email: u.email, name: u.displayName, groups: u.groups, admin: u.isAdmin, status: u.status, created_at: new Date(u.createdAt).toISOString() })), null, 2));
+          return;
+        }
+        if (all.length === 0) return out('no users yet');
+        const rows = all.map((u) => [u.username, u.status, u.isAdmin ? 'admin' : '', u.groups.join(','), u.email ?? '']);
+        const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['USERNAME', 'STATUS', 'ROLE', 'GROUPS'][i]!.length));
+        const line = (r: string[]) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd();
+        out(line(['USERNAME', 'STATUS', 'ROLE', 'GROUPS', 'EMAIL']));
+        for (const row of rows) out(line(row));
+      }),
+    );
+
+  addStoreOptions(users.command('set-password <name>').description("set a user's password and end their sessions"))
+    .option('--password-stdin', 'read the password from standard input')
+    .action((name: string, flags: CommonFlags & { passwordStdin?: boolean }) =>
+      withStore(flags, async (store, config) => {
+        const user = await requireUser(store, name);
+        const password = await readNewPassword(flags.passwordStdin === true);
+        assertPassword(password, config, user.username);
+        await store.users.setPasswordHash(user.id, await hashPassword(password));
+        const ended = await store.sessions.deleteForUser(user.id);
+        await store.audit.record({ action: 'password.changed', actor: 'cli', target: user.username, detail: { sessions_ended: ended.length } });
+        out(`password of ${user.username} changed; ${ended.length} session(s) ended`);
+      }),
+    );
+
+  for (const [verb, status, description] of [
+    ['disable', 'disabled', 'stop a user from signing in and end their sessions'],
+    ['enable', 'active', 'let a disabled user sign in again'],
+  ] as const) {
+    addStoreOptions(users.command(`${verb} <name>`).description(description)).action((name: string, flags: CommonFlags) =>
+      withStore(flags, async (store) => {
+        const user = await requireUser(store, name);
+        if (status === 'disabled') await assertNotLastAdmin(store, user.id);
+        await store.users.setStatus(user.id, status);
+        const ended = status === 'disabled' ? await store.sessions.deleteForUser(user.id) : [];
+        await store.audit.record({ action: `user.${verb}d`, actor: 'cli', target: user.username });
+        out(`${user.username} ${verb}d${ended.length ? `; ${ended.length} session(s) ended` : ''}`);
+      }),
+    );
+  }
+
+  addStoreOptions(users.command('remove <name>').description('delete a user and their sessions')).action((name: string, flags: CommonFlags) =>
+    withStore(flags, async (store) => {
+      const user = await requireUser(store, name);
+      await assertNotLastAdmin(store, user.id);
+      await store.users.remove(user.id);
+      await store.audit.record({ action: 'user.removed', actor: 'cli', target: user.username });
+      out(`removed ${user.username}`);
+    }),
+  );
+
+  addStoreOptions(users.command('import <file>').description('import users from an htpasswd file (bcrypt) or a dash-auth JSON {"user": "password"} dict'))
+    .requiredOption('--format <format>', 'htpasswd or json')
+    .option('--groups <a,b>', 'groups for every imported user')
+    .option('--allow-weak', 'accept JSON passwords that fail the password policy (not recommended)')
+    .action((file: string, flags: CommonFlags & { format: string; groups?: string; allowWeak?: boolean }) =>
+      withStore(flags, async (store, config) => {
+        if (flags.format !== 'htpasswd' && flags.format !== 'json') throw new UsageError(`--format must be htpasswd or json, got "${flags.format}"`);
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (err) {
+          throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        const entries = flags.format === 'htpasswd' ? parseHtpasswd(text) : await parseJsonUsers(text, config, flags.allowWeak === true);
+        const groups = parseGroups(flags.groups);
+        let created = 0;
+        const problems = entries.filter((e) => 'problem' in e).map((e) => (e as { problem: string }).problem);
+        for (const entry of entries) {
+          if ('problem' in entry) continue;
+          if (await store.users.findByUsername(entry.username)) {
+            problems.push(`${entry.username}: already exists, left unchanged`);
+            continue;
+          }
+          await store.users.create({ username: entry.username, passwordHash: entry.hash, groups });
+          created++;
+        }
+        await store.audit.record({ action: 'user.imported', actor: 'cli', detail: { format: flags.format, created, skipped: problems.length } });
+        out(`imported ${created} user(s)${problems.length ? `; skipped ${problems.length}:` : ''}`);
+        for (const p of problems) out(`  - ${p}`);
+      }),
+    );
+}
+
+type ImportEntry = { username: string; hash: string } | { problem: string };
+
+/** htpasswd lines `user:hash`; only bcrypt ($2a$/$2b$/$2y$) can be verified safely, others are refused. */
+export function parseHtpasswd(text: string): ImportEntry[] {
+  const entries: ImportEntry[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+    const colon = line.indexOf(':');
+    const username = canonicalUsername(colon === -1 ? line : line.slice(0, colon));
+    const hash = colon === -1 ? '' : line.slice(colon + 1).trim();
+    const problem = colon === -1 ? 'no ":" separator' : usernameProblem(username) ?? (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash) ? null : 'not a bcrypt hash (re-create it with "htpasswd -B"); MD5, SHA1 and crypt hashes are too weak to import');
+    entries.push(problem ? { problem: `line ${index + 1}${username ? ` (${username})` : ''}: ${problem}` } : { username, hash });
+  });
+  return entries;
+}
+
+async function parseJsonUsers(text: string, config: Config, allowWeak: boolean): Promise<ImportEntry[]> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError('expected a JSON object {"username": "password", …}');
+  const entries: ImportEntry[] = [];
+  for (const [rawName, password] of Object.entries(data)) {
+    const username = canonicalUsername(rawName);
+    const problem =
+      usernameProblem(username) ??
+      (typeof password !== 'string' ? 'password must be a string' : allowWeak ? null : passwordProblem(password, policyOf(config), [username]));
+    entries.push(problem ? { problem: `${rawName}: ${problem}` } : { username, hash: await hashPassword(password as string) });
+  }
+  return entries;
+}
+
+async function withStore(flags: CommonFlags, work: (store: Store, config: Config) => Promise<void>): Promise<void> {
+  const config = configFromFlags(flags);
+  const store = await openConfiguredStore(config);
+  try {
+    await work(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+async function requireUser(store: Store, name: string) {
+  const user = await store.users.findByUsername(canonicalUsername(name));
+  if (!user) throw new UsageError(`no user "${canonicalUsername(name)}"`);
+  return user;
+}
+
+/** The last active administrator cannot be disabled or removed: nobody could administer the gateway. */
+async function assertNotLastAdmin(store: Store, userId: string): Promise<void> {
+  const admins = (await store.users.list()).filter((u) => u.isAdmin && u.status === 'active');
+  if (admins.length === 1 && admins[0]!.id === userId) throw new UsageError('this is the last active administrator; make another user an admin first');
+}
+
+function assertPassword(password: string, config: Config, username: string): void {
+  const problem = passwordProblem(password, policyOf(config), [username, config.branding.app_name]);
+  if (problem) throw new UsageError(problem);
+}
+
+function policyOf(config: Config) {
+  return { minLength: config.password.min_length, maxLength: config.password.max_length };
+}
+
+function parseGroups(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+}

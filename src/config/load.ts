@@ -1,0 +1,103 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+
+type Plain = Record<string, unknown>;
+
+export interface LoadOptions {
+  /** Path of dashgate.yaml; when absent, ./dashgate.yaml is read if it exists. */
+  file?: string | undefined;
+  /** Environment to read DASHGATE_* overrides from (passed in, never read from process.env here). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Values from command-line flags, highest precedence, already in config shape. */
+  overrides?: ConfigInput;
+}
+
+/**
+ * Loads configuration: file, then `DASHGATE_*` environment variables, then flags. Every problem is
+ * collected and reported at once with its path; the result is deeply frozen.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const problems: string[] = [];
+  let fromFile: Plain = {};
+  const file = options.file ?? (existsSync('dashgate.yaml') ? 'dashgate.yaml' : undefined);
+  if (file !== undefined) {
+    try {
+      const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
+      if (parsed === null || parsed === undefined) fromFile = {};
+      else if (isPlain(parsed)) fromFile = parsed;
+      else problems.push(`${file}: expected a mapping at the top level`);
+    } catch (err) {
+      problems.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const fromEnv = readEnvOverrides(options.env ?? {}, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parseConfig(deepMerge(deepMerge(fromFile, fromEnv), (options.overrides ?? {}) as Plain));
+}
+
+/** Validates an in-memory config (tests and embedders); same errors as loadConfig. */
+export function parseConfig(input: unknown): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  return deepFreeze(result.data);
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      return `${path === '(top level)' ? '' : `${path}.`}${issue.keys.join(', ')}: unknown setting`;
+    }
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/**
+ * `DASHGATE_SESSION__IDLE_TIMEOUT=2h` sets `session.idle_timeout`; `__` separates levels and a
+ * single `_` stays part of the key. Values are read as YAML scalars so numbers and booleans work.
+ */
+function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, problems: string[]): Plain {
+  const out: Plain = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('DASHGATE_') || raw === undefined) continue;
+    const path = name.slice('DASHGATE_'.length).toLowerCase().split('__');
+    if (path.some((part) => part === '')) {
+      problems.push(`${name}: malformed variable name`);
+      continue;
+    }
+    let value: unknown = raw;
+    try {
+      value = parseYaml(raw);
+    } catch {
+      // Not YAML: keep the raw string, the schema will judge it.
+    }
+    let node = out;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Plain;
+    node[path.at(-1)!] = value;
+  }
+  return out;
+}
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: Plain, extra: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) continue;
+    out[key] = isPlain(value) && isPlain(out[key]) ? deepMerge(out[key], value) : value;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,49 @@
+/**
+ * Every failure the gateway reports has a stable code; the code decides the HTTP status and the
+ * words a user sees. Callers and tests match on `code`, never on message text.
+ */
+export const ERROR_TABLE = {
+  BAD_PATH: { status: 400, title: 'Bad request', detail: 'The request path is not valid.' },
+  BAD_REQUEST: { status: 400, title: 'Bad request', detail: 'The request could not be understood.' },
+  CSRF_FAILED: { status: 403, title: 'Request refused', detail: 'The form expired or came from another site. Go back, reload the page and try again.' },
+  NOT_FOUND: { status: 404, title: 'Not found', detail: 'There is nothing at this address.' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large', detail: 'The request body is larger than the gateway accepts.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, title: 'The app is not answering', detail: 'The application behind this gateway is not reachable right now. It may be starting or restarting; try again in a moment.' },
+  UPSTREAM_TIMEOUT: { status: 504, title: 'The app took too long', detail: 'The application behind this gateway did not answer in time. Try again in a moment.' },
+  INTERNAL: { status: 500, title: 'Something went wrong', detail: 'The gateway hit an unexpected error. It has been logged.' },
+} as const satisfies Record<string, { status: number; title: string; detail: string }>;
+
+export type GatewayErrorCode = keyof typeof ERROR_TABLE;
+
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode;
+  readonly status: number;
+
+  constructor(code: GatewayErrorCode, options?: { cause?: unknown; message?: string }) {
+    super(options?.message ?? ERROR_TABLE[code].detail, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERROR_TABLE[code].status;
+  }
+}
+
+/** Problems found while loading configuration, each prefixed with its path (`session.idle_timeout: …`). */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A command-line usage mistake: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { canonicalizeTarget, type CanonicalTarget } from './canonical-path.js';
+
+/** What the gateway knows about a request before deciding anything. */
+export interface RequestScope extends CanonicalTarget {
+  id: string;
+  /** The caller's address: the TCP peer, or X-Forwarded-For's nearest untrusted hop when the peer is a trusted proxy. */
+  clientIp: string;
+  /** The peer that actually connected (for X-Forwarded-For chains). */
+  peerIp: string;
+  peerTrusted: boolean;
+  proto: 'http' | 'https';
+  host: string;
+}
+
+/** Step 1 of the pipeline: request id, client address, canonical path. Throws BAD_PATH. */
+export function createScopeResolver(options: { trustedProxies: readonly string[] }) {
+  const trusted = buildBlockList(options.trustedProxies);
+  const isTrusted = (ip: string) => trusted !== null && ip !== '' && trusted.check(stripV4Mapped(ip), isIPv6(stripV4Mapped(ip)) ? 'ipv6' : 'ipv4');
+
+  return function resolveScope(req: IncomingMessage): RequestScope {
+    const target = canonicalizeTarget(req.url ?? '/');
+    const peerIp = stripV4Mapped(req.socket.remoteAddress ?? '');
+    const peerTrusted = isTrusted(peerIp);
+    let clientIp = peerIp;
+    let proto: 'http' | 'https' = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    if (peerTrusted) {
+      clientIp = nearestUntrustedHop(req.headers['x-forwarded-for'], peerIp, isTrusted);
+      const forwardedProto = firstValue(req.headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
+      if (forwardedProto === 'https' || forwardedProto === 'http') proto = forwardedProto;
+    }
+    return {
+      ...target,
+      id: requestId(req),
+      clientIp,
+      peerIp,
+      peerTrusted,
+      proto,
+      host: firstValue(req.headers.host) ?? '',
+    };
+  };
+}
+
+function requestId(req: IncomingMessage): string {
+  const given = firstValue(req.headers['x-request-id']);
+  return given !== undefined && /^[A-Za-z0-9._-]{8,128}$/.test(given) ? given : randomUUID();
+}
+
+/** Walks X-Forwarded-For from the right, skipping trusted proxies; the first other address is the client. */
+function nearestUntrustedHop(header: string | string[] | undefined, peerIp: string, isTrusted: (ip: string) => boolean): string {
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((h) => stripV4Mapped(h.trim()))
+    .filter((h) => isIPv4(h) || isIPv6(h));
+  for (let i = hops.length - 1; i >= 0; i--) if (!isTrusted(hops[i]!)) return hops[i]!;
+  return hops[0] ?? peerIp;
+}
+
+function buildBlockList(entries: readonly string[]): BlockList | null {
+  if (entries.length === 0) return null;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/') as [string, string | undefined];
+    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return list;
+}
+
+function stripV4Mapped(ip: string): string {
+  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

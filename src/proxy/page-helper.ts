@@ -1,0 +1,46 @@
+/**
+ * Step 8: the page helper. HTML pages from the app get one small script that turns the
+ * gateway's 401 on a Dash callback into an in-page sign-in dialog and shows an account badge.
+ */
+export interface PageHelperOptions {
+  prefix: string;
+  badge: { enabled: boolean; position: string };
+  appName: string;
+}
+
+/** The tag inserted into HTML pages; attributes carry the settings so the script needs no request. */
+export function helperScriptTag(options: PageHelperOptions): Buffer {
+  const attrs = [
+    `src="${options.prefix}/static/helper.js"`,
+    `data-prefix="${escapeAttribute(options.prefix)}"`,
+    `data-badge="${options.badge.enabled ? escapeAttribute(options.badge.position) : 'off'}"`,
+    `data-app-name="${escapeAttribute(options.appName)}"`,
+    'defer',
+  ];
+  return Buffer.from(`<script ${attrs.join(' ')}></script>`, 'latin1');
+}
+
+/** Whether a response is an HTML page the helper can be put into. */
+export function isInjectableHtml(method: string, status: number, headers: Record<string, string | string[]>): boolean {
+  if (method !== 'GET' || status !== 200) return false;
+  const type = headers['content-type'];
+  if (typeof type !== 'string' || !/^\s*text\/html\b/i.test(type)) return false;
+  const encoding = headers['content-encoding'];
+  return encoding === undefined || encoding === 'identity';
+}
+
+/**
+ * Inserts `tag` before the first `</head>` (or `</body>`, or at the end). Works on bytes seen as
+ * latin1 so the page's own encoding is never touched.
+ */
+export function injectIntoHtml(page: Buffer, tag: Buffer): Buffer {
+  const text = page.toString('latin1');
+  let at = text.search(/<\/head\s*>/i);
+  if (at === -1) at = text.search(/<\/body\s*>/i);
+  if (at === -1) at = page.length;
+  return Buffer.concat([page.subarray(0, at), tag, page.subarray(at)]);
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+}

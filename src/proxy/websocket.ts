@@ -1,0 +1,98 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GatewayError } from '../errors.js';
+import { authorize } from '../pipeline/authorize.js';
+import { buildUpstreamHeaders } from '../pipeline/headers.js';
+import type { Identity } from '../pipeline/identify.js';
+import type { createOutcome } from '../pipeline/outcome.js';
+import type { RequestScope } from '../pipeline/scope.js';
+
+export interface UpgradeDeps {
+  upstream: string;
+  prefix: string;
+  cookieName: string;
+  connectTimeoutMs: number;
+  resolveScope(req: IncomingMessage): RequestScope;
+  identify(req: IncomingMessage): Promise<Identity>;
+  describeRefusal: ReturnType<typeof createOutcome>;
+  expectedOrigin(scope: RequestScope): string;
+  onError(err: unknown, scope?: RequestScope): void;
+}
+
+/**
+ * WebSocket upgrades walk the same steps as requests (scope, identify, authorize, outcome,
+ * headers) before a byte reaches the app; then the two sockets are joined. A cross-site page may
+ * not open a socket with the user's cookie (cross-site WebSocket hijacking): Origin must match.
+ */
+export function createUpgradeHandler(deps: UpgradeDeps) {
+  const base = new URL(deps.upstream);
+  const basePath = base.pathname.replace(/\/+$/, '');
+
+  return async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    let scope: RequestScope | undefined;
+    try {
+      scope = deps.resolveScope(req);
+      if (scope.path === deps.prefix || scope.path.startsWith(`${deps.prefix}/`)) return rejectUpgrade(socket, 404, { error: 'not_found' });
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return rejectUpgrade(socket, 403, { error: 'cross_origin_websocket' });
+      const identity = await deps.identify(req);
+      const decision = authorize(identity, scope);
+      if (!decision.allow) {
+        const refusal = deps.describeRefusal(req, scope, decision.reason, true);
+        return rejectUpgrade(socket, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: decision.reason });
+      }
+      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName: deps.cookieName });
+      headers.connection = 'Upgrade';
+      headers.upgrade = req.headers.upgrade ?? 'websocket';
+      joinUpstream(req, socket, head, scope, headers);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'BAD_PATH') return rejectUpgrade(socket, 400, { error: 'bad_path' });
+      deps.onError(err, scope);
+      rejectUpgrade(socket, 500, { error: 'internal' });
+    }
+  };
+
+  function joinUpstream(req: IncomingMessage, socket: Duplex, head: Buffer, scope: RequestScope, headers: Record<string, string | string[]>): void {
+    const upstreamReq = httpRequest({
+      host: base.hostname,
+      port: base.port || 80,
+      method: req.method,
+      path: basePath + scope.wirePath + scope.query,
+      headers,
+      timeout: deps.connectTimeoutMs,
+    });
+    upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upstream connect timeout')));
+    upstreamReq.on('error', () => rejectUpgrade(socket, 502, { error: 'upstream_unavailable' }));
+    upstreamReq.on('response', (res) => {
+      // The app declined the upgrade: relay its answer as it is.
+      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      res.pipe(socket);
+    });
+    upstreamReq.on('upgrade', (res, upstreamSocket, upstreamHead) => {
+      upstreamReq.setTimeout(0);
+      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? 'Switching Protocols'}`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (head.length > 0) upstreamSocket.write(head);
+      upstreamSocket.on('error', () => socket.destroy());
+      socket.on('close', () => upstreamSocket.destroy());
+      upstreamSocket.on('close', () => socket.destroy());
+      upstreamSocket.pipe(socket);
+      socket.pipe(upstreamSocket);
+    });
+    upstreamReq.end();
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, body: object): void {
+  if (!socket.writable) return void socket.destroy();
+  const text = JSON.stringify(body);
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Dashgate: ${status === 401 ? 'login-required' : 'refused'}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}

@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import type { Logger } from 'pino';
+import { nonLoopbackListeners } from './exposure.js';
+
+export interface ChildAppOptions {
+  /** The command and its arguments; `{port}` anywhere is replaced by the chosen port. */
+  command: readonly string[];
+  port: number;
+  logger: Logger;
+  /** How long the app may take to answer its first request. */
+  startTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs the protected app as a child on a private loopback port (`HOST=127.0.0.1`, `PORT`, which
+ * Dash's `app.run()` reads), restarts it with back-off when it dies, and stops it with the
+ * gateway. Warns loudly when the app also listens on a non-loopback address.
+ */
+export class ChildApp {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: ChildAppOptions) {
+    if (options.command.length === 0) throw new TypeError('command must name a program to run');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the app and resolves once it answers HTTP on its port. */
+  async start(): Promise<void> {
+    this.spawnChild();
+    await this.waitUntilAnswering(this.options.startTimeoutMs ?? 60_000);
+    this.checkExposure();
+  }
+
+  /** Sends `signal` to the app and waits for it to exit (SIGKILL after 10 s). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killTimer);
+  }
+
+  private spawnChild(): void {
+    const port = String(this.options.port);
+    const [program, ...args] = this.options.command.map((part) => part.replaceAll('{port}', port));
+    const startedAt = Date.now();
+    const child = spawn(program!, args, {
+      stdio: 'inherit',
+      env: { ...(this.options.env ?? process.env), HOST: '127.0.0.1', PORT: port },
+    });
+    this.child = child;
+    child.on('error', (err) => this.options.logger.error({ err, command: program }, 'could not start the app'));
+    child.on('exit', (code, signal) => {
+      if (this.stopping) return;
+      // A run that lasted a minute counts as healthy: back-off starts again from one second.
+      if (Date.now() - startedAt > 60_000) this.restarts = 0;
+      const delay = Math.min(30_000, 1000 * 2 ** this.restarts++);
+      this.options.logger.error({ code, signal, restartInMs: delay }, 'the app exited; restarting');
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        if (!this.stopping) {
+          this.spawnChild();
+          this.waitUntilAnswering(this.options.startTimeoutMs ?? 60_000).then(
+            () => this.options.logger.info('the app is answering again'),
+            (err: Error) => this.options.logger.error({ err: err.message }, 'the app did not come back'),
+          );
+        }
+      }, delay);
+    });
+  }
+
+  private async waitUntilAnswering(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const child = this.child!;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the app exited (code ${child.exitCode ?? child.signalCode}) before it answered on port ${this.options.port}`);
+      if (await answers(this.options.port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    throw new Error(`the app did not answer on 127.0.0.1:${this.options.port} within ${Math.round(timeoutMs / 1000)} s`);
+  }
+
+  private checkExposure(): void {
+    const exposed = nonLoopbackListeners(this.options.port);
+    if (exposed.length > 0) {
+      this.options.logger.warn(
+        { port: this.options.port, addresses: exposed },
+        `SECURITY WARNING: the app also listens on ${exposed.join(', ')}:${this.options.port}. Anyone who can reach that address bypasses Dashgate. Bind the app to 127.0.0.1 (Dash: app.run(host="127.0.0.1"); gunicorn: -b 127.0.0.1:{port}).`,
+      );
+    }
+  }
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,85 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+}
+
+// int8 (BIGINT) columns hold millisecond times, well inside Number's exact range.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+/**
+ * Opens the database named by `url` (`postgres://…`, `sqlite:<file>`) or, when empty, SQLite at
+ * `<dataDir>/dashgate.db` in WAL mode. `searchPath` pins a PostgreSQL schema (used by tests).
+ */
+export function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string }): OpenedDatabase {
+  const url = options.url;
+  if (url !== undefined && /^postgres(ql)?:/.test(url)) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+    });
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+  }
+  let file: string;
+  if (url !== undefined && url.startsWith('sqlite:')) file = url.slice('sqlite:'.length);
+  else file = join(options.dataDir, 'dashgate.db');
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const database = new SQLite(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('synchronous = NORMAL');
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+}
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/** Numbered `.sql` files per dialect (Authelia's habit), applied in order by Kysely's migrator. */
+class SqlFileMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const dir = join(MIGRATIONS_DIR, this.dialect);
+    const migrations: Record<string, Migration> = {};
+    for (const name of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+      const statements = splitStatements(readFileSync(join(dir, name), 'utf8'));
+      migrations[name.replace(/\.sql$/, '')] = {
+        async up(db) {
+          for (const statement of statements) await sql.raw(statement).execute(db);
+        },
+      };
+    }
+    return migrations;
+  }
+}
+
+/** Splits a migration file on `;` at line ends; comments are dropped. Our files hold no procedures. */
+function splitStatements(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n')
+    .split(/;\s*$/m)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Applies pending migrations; throws with the failing migration's error. */
+export async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
+  const migrator = new Migrator({ db: opened.db, provider: new SqlFileMigrationProvider(opened.dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+}

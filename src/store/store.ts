@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import { AuditRepository } from './audit.js';
+import { migrateToLatest, openDatabase, type Dialect } from './db.js';
+import { InviteRepository } from './invites.js';
+import type { Database } from './schema.js';
+import { SessionRepository } from './sessions.js';
+import { SettingsRepository } from './settings.js';
+import { ThrottleRepository } from './throttle.js';
+import type { Clock } from './types.js';
+import { UserRepository } from './users.js';
+
+/** Everything persistent, one repository per table family. */
+export interface Store {
+  readonly dialect: Dialect;
+  readonly db: Kysely<Database>;
+  readonly users: UserRepository;
+  readonly sessions: SessionRepository;
+  readonly invites: InviteRepository;
+  readonly audit: AuditRepository;
+  readonly throttle: ThrottleRepository;
+  readonly settings: SettingsRepository;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  url?: string | undefined;
+  dataDir: string;
+  now?: Clock;
+  /** PostgreSQL schema to use (created if missing); tests isolate themselves with it. */
+  schema?: string;
+}
+
+/** Opens the configured database and applies pending migrations. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const now = options.now ?? Date.now;
+  const opened = openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}) });
+  if (options.schema && opened.dialect === 'postgres') {
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new TypeError('schema must be a plain lower-case identifier');
+    await opened.db.schema.createSchema(options.schema).ifNotExists().execute();
+  }
+  await migrateToLatest(opened);
+  const db = opened.db;
+  return {
+    dialect: opened.dialect,
+    db,
+    users: new UserRepository(db, now),
+    sessions: new SessionRepository(db),
+    invites: new InviteRepository(db),
+    audit: new AuditRepository(db, now),
+    throttle: new ThrottleRepository(db),
+    settings: new SettingsRepository(db),
+    close: () => db.destroy(),
+  };
+}

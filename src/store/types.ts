@@ -1,0 +1,76 @@
+/** Domain objects handed around the gateway; rows (schema.ts) stay inside the store. */
+export type UserStatus = 'active' | 'disabled' | 'pending';
+
+export interface User {
+  id: string;
+  username: string;
+  displayName: string | null;
+  email: string | null;
+  isAdmin: boolean;
+  status: UserStatus;
+  groups: readonly string[];
+  createdAt: number;
+}
+
+/** A user together with the stored password hash; only the sign-in path needs this. */
+export interface UserWithCredentials extends User {
+  passwordHash: string | null;
+}
+
+export interface NewUser {
+  username: string;
+  displayName?: string | null;
+  email?: string | null;
+  passwordHash?: string | null;
+  isAdmin?: boolean;
+  groups?: readonly string[];
+}
+
+export interface SessionRecord {
+  id: string;
+  secretHash: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
+  authMethod: string;
+}
+
+export interface Invite {
+  id: string;
+  tokenHash: string;
+  purpose: 'setup' | 'invite';
+  email: string | null;
+  groups: readonly string[];
+  isAdmin: boolean;
+  createdBy: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedBy: string | null;
+}
+
+export interface AuditEvent {
+  action: string;
+  actor?: string | null;
+  target?: string | null;
+  ip?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditEntry extends Required<Omit<AuditEvent, 'detail'>> {
+  id: number;
+  at: number;
+  detail: Record<string, unknown> | null;
+}
+
+export interface ThrottleState {
+  failures: number;
+  firstFailureAt: number;
+  lastFailureAt: number;
+}
+
+/** The clock every time-dependent part reads; tests inject their own. */
+export type Clock = () => number;

@@ -1,0 +1,51 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { CookiePolicy } from '../auth/cookies.js';
+import type { CsrfGuard } from '../auth/csrf.js';
+import type { SessionManager } from '../auth/sessions.js';
+import type { SignInThrottle } from '../auth/throttle.js';
+import type { PasswordPolicy } from '../auth/password-policy.js';
+import type { Identity } from '../pipeline/identify.js';
+import type { RequestScope } from '../pipeline/scope.js';
+import type { Store } from '../store/store.js';
+import type { Clock } from '../store/types.js';
+import type { Branding } from './pages.js';
+
+/** What the gateway's own routes need; built once in app.ts. */
+export interface WebContext {
+  prefix: string;
+  branding: Branding;
+  store: Store;
+  sessions: SessionManager;
+  csrf: CsrfGuard;
+  throttle: SignInThrottle;
+  cookie: CookiePolicy;
+  cookieName: string;
+  /** Session cookies last as long as the absolute session timeout. */
+  cookieMaxAgeSeconds: number;
+  passwordPolicy: PasswordPolicy;
+  now: Clock;
+  log: FastifyBaseLogger;
+  identify(request: FastifyRequest): Promise<Identity>;
+  /** The origin browsers must show in Origin for a form post to be accepted. */
+  expectedOrigin(scope: RequestScope): string;
+  /** Called when a user's first admin account exists (the setup link is no longer needed). */
+  onSetupComplete?: () => void;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    scope: RequestScope;
+  }
+}
+
+/** True when the client asked for JSON (the page helper's in-page dialog). */
+export function wantsJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
+}
+
+export function formField(body: unknown, name: string): string {
+  if (typeof body !== 'object' || body === null) return '';
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : '';
+}

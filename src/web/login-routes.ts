@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { serializeClearedCookie, serializeSessionCookie } from '../auth/cookies.js';
+import { isSameOriginRequest } from '../auth/csrf.js';
+import { safeNextPath } from '../auth/next-url.js';
+import { verifyCredentials } from '../auth/sign-in.js';
+import type { User } from '../store/types.js';
+import { formField, wantsJson, type WebContext } from './context.js';
+import { renderLoginPage, renderLogoutPage } from './pages.js';
+
+const GENERIC_FAILURE = 'The username or password is not correct.';
+
+/** Sign-in and sign-out: GET/POST /login, GET/POST /logout. */
+export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void {
+  const loginPath = `${ctx.prefix}/login`;
+
+  app.get(loginPath, async function showLoginPage(request, reply) {
+    const query = request.query as Record<string, unknown>;
+    const next = safeNextPath(query.next);
+    const identity = await ctx.identify(request);
+    if (identity.kind === 'user') return reply.redirect(next, 303);
+    const info = query.signed_out === '1' ? 'You have signed out.' : undefined;
+    return sendPage(reply, 200, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, ...(info ? { info } : {}) }));
+  });
+
+  app.post(loginPath, async function signIn(request, reply) {
+    const body = request.body;
+    const next = safeNextPath(formField(body, 'next'));
+    const username = formField(body, 'username');
+    const json = wantsJson(request);
+    const refuse = (status: number, message: string) =>
+      json
+        ? reply.code(status).header('cache-control', 'no-store').send({ ok: false, error: status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials', message })
+        : sendPage(reply, status, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, username, error: message }));
+
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+      return refuse(403, 'The sign-in form expired or came from another site. Please try again.');
+    }
+    const result = await verifyCredentials(
+      { store: ctx.store, throttle: ctx.throttle, onRehashError: (err) => request.log.error({ err }, 'password rehash failed') },
+      { username, password: formField(body, 'password'), ip: request.scope.clientIp },
+    );
+    if (!result.ok) {
+      if (result.reason === 'throttled') {
+        const seconds = Math.ceil(result.retryAfterMs / 1000);
+        reply.header('retry-after', String(seconds));
+        return refuse(429, `Too many attempts. Wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`);
+      }
+      return refuse(401, GENERIC_FAILURE);
+    }
+    await startSession(ctx, request, reply, result.user, 'password');
+    return json ? reply.header('cache-control', 'no-store').send({ ok: true, next }) : reply.redirect(next, 303);
+  });
+
+  app.get(`${ctx.prefix}/logout`, async function showLogoutPage(request, reply) {
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') return reply.redirect(loginPath, 303);
+    return sendPage(reply, 200, renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.displayName ?? identity.user.username }));
+  });
+
+  app.post(`${ctx.prefix}/logout`, async function signOut(request, reply) {
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') {
+      return reply.header('set-cookie', serializeClearedCookie(ctx.cookie)).redirect(`${loginPath}?signed_out=1`, 303);
+    }
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) {
+      // A forged sign-out must not end the session; show the confirm button instead.
+      return sendPage(reply, 403, renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.username }));
+    }
+    await ctx.sessions.invalidateSession(identity.session.id);
+    await ctx.store.audit.record({ action: 'logout', actor: identity.user.username, ip: request.scope.clientIp });
+    return reply.header('set-cookie', serializeClearedCookie(ctx.cookie)).redirect(`${loginPath}?signed_out=1`, 303);
+  });
+}
+
+/**
+ * Issues a new session (never reusing the one the browser had: no fixation), ends the previous
+ * one, sets the cookie and writes the audit entry.
+ */
+export async function startSession(ctx: WebContext, request: FastifyRequest, reply: FastifyReply, user: User, authMethod: string): Promise<void> {
+  const previous = await ctx.identify(request);
+  if (previous.kind === 'user') await ctx.sessions.invalidateSession(previous.session.id);
+  const userAgent = request.headers['user-agent'] ?? null;
+  const { token } = await ctx.sessions.createSession(user, { ip: request.scope.clientIp, userAgent, authMethod });
+  reply.header('set-cookie', serializeSessionCookie(ctx.cookie, token, ctx.cookieMaxAgeSeconds));
+  await ctx.store.audit.record({ action: 'login.success', actor: user.username, ip: request.scope.clientIp, detail: { method: authMethod } });
+}
+
+export function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page);
+}

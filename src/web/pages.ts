@@ -1,0 +1,106 @@
+import { html, type SafeHtml } from './html.js';
+
+export interface Branding {
+  appName: string;
+  logoUrl?: string | undefined;
+  prefix: string;
+}
+
+/** The one frame every gateway page shares: a centred card, one stylesheet, light and dark. */
+export function renderLayout(branding: Branding, title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · ${branding.appName}</title>
+<link rel="stylesheet" href="${branding.prefix}/static/style.css">
+</head>
+<body>
+<main class="card" aria-labelledby="page-title">
+<header class="brand">
+${branding.logoUrl ? html`<img class="logo" src="${branding.logoUrl}" alt="" width="40" height="40">` : html`<span class="logo-mark" aria-hidden="true">${branding.appName.slice(0, 1).toUpperCase()}</span>`}
+<span class="app-name">${branding.appName}</span>
+</header>
+${body}
+</main>
+<footer class="footer">Protected by Dashgate</footer>
+</body>
+</html>
+`.value;
+}
+
+function notice(kind: 'error' | 'info', message: string | undefined): SafeHtml {
+  if (!message) return html``;
+  return kind === 'error'
+    ? html`<p class="notice notice-error" role="alert" id="form-error">${message}</p>`
+    : html`<p class="notice notice-info" role="status">${message}</p>`;
+}
+
+export function renderLoginPage(branding: Branding, view: { csrf: string; next: string; username?: string; error?: string; info?: string }): string {
+  return renderLayout(
+    branding,
+    'Sign in',
+    html`<h1 id="page-title">Sign in</h1>
+<p class="lead">Sign in to continue to ${branding.appName}.</p>
+${notice('error', view.error)}${notice('info', view.info)}
+<form method="post" action="${branding.prefix}/login" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="next" value="${view.next}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}"${view.error ? html` aria-describedby="form-error"` : html``} autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" class="button button-primary">Sign in</button>
+</form>`,
+  );
+}
+
+export function renderLogoutPage(branding: Branding, view: { csrf: string; username: string }): string {
+  return renderLayout(
+    branding,
+    'Sign out',
+    html`<h1 id="page-title">Sign out</h1>
+<p class="lead">You are signed in as <strong>${view.username}</strong>.</p>
+<form method="post" action="${branding.prefix}/logout" class="form">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<button type="submit" class="button button-primary">Sign out</button>
+</form>
+<p class="secondary"><a href="/">Back to ${branding.appName}</a></p>`,
+  );
+}
+
+export function renderSetupPage(branding: Branding, view: { csrf: string; token: string; error?: string; username?: string; email?: string }): string {
+  return renderLayout(
+    branding,
+    'Create the first administrator',
+    html`<h1 id="page-title">Create the administrator account</h1>
+<p class="lead">This one-time link sets up the first account of ${branding.appName}. It can be used once.</p>
+${notice('error', view.error)}
+<form method="post" action="${branding.prefix}/setup" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="token" value="${view.token}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}" autofocus>
+<label for="email">Email <span class="optional">(optional)</span></label>
+<input id="email" name="email" type="email" autocomplete="email" value="${view.email ?? ''}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
+<p class="hint" id="password-hint">At least 15 characters is a good choice; a few unrelated words work well.</p>
+<label for="password2">Repeat password</label>
+<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+<button type="submit" class="button button-primary">Create account and sign in</button>
+</form>`,
+  );
+}
+
+export function renderMessagePage(branding: Branding, view: { title: string; message: string; action?: { href: string; label: string } }): string {
+  return renderLayout(
+    branding,
+    view.title,
+    html`<h1 id="page-title">${view.title}</h1>
+<p class="lead">${view.message}</p>
+${view.action ? html`<p><a class="button button-primary" href="${view.action.href}">${view.action.label}</a></p>` : html``}`,
+  );
+}

@@ -1,0 +1,150 @@
+/* Dashgate page helper: injected into the app's HTML pages by the gateway.
+ * (a) When a request of the page (a Dash callback, a layout fetch) is answered with the gateway's
+ *     401, it opens a "session expired" dialog, signs the user in again in place, then sends the
+ *     request again: Dash never sees the failure and the page keeps its state.
+ * (b) Shows a small account badge with the username and a sign-out button.
+ * No dependencies; everything it builds uses textContent (never innerHTML). */
+(function () {
+  'use strict';
+  var script = document.currentScript;
+  if (!script || window.__dashgateHelper) return;
+  window.__dashgateHelper = true;
+  var prefix = script.getAttribute('data-prefix') || '/_dashgate';
+  var badgePosition = script.getAttribute('data-badge') || 'bottom-right';
+  var appName = script.getAttribute('data-app-name') || 'this app';
+  var originalFetch = window.fetch.bind(window);
+  var pendingSignIn = null;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === 'text') node.textContent = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) { node.appendChild(child); });
+    return node;
+  }
+
+  function sessionInfo() {
+    return originalFetch(prefix + '/api/session', { credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' })
+      .then(function (r) { return r.json(); });
+  }
+
+  function isLoginRequired(response) {
+    return response.status === 401 && response.headers.get('x-dashgate') === 'login-required';
+  }
+
+  /* One dialog for all callbacks that failed at once; resolves when the user is signed in again. */
+  function signInAgain() {
+    if (pendingSignIn) return pendingSignIn;
+    pendingSignIn = new Promise(function (resolve) {
+      var error = el('p', { class: 'dg-error', role: 'alert', id: 'dg-error' });
+      error.hidden = true;
+      var user = el('input', { id: 'dg-username', name: 'username', type: 'text', autocomplete: 'username', required: '' });
+      var pass = el('input', { id: 'dg-password', name: 'password', type: 'password', autocomplete: 'current-password', required: '' });
+      var submit = el('button', { type: 'submit', class: 'dg-primary', text: 'Sign in' });
+      var form = el('form', { method: 'post', action: prefix + '/login' }, [
+        el('label', { for: 'dg-username', text: 'Username' }), user,
+        el('label', { for: 'dg-password', text: 'Password' }), pass,
+        error, submit,
+      ]);
+      var dialog = el('dialog', { class: 'dg-dialog', 'aria-labelledby': 'dg-title', 'aria-describedby': 'dg-lead' }, [
+        el('h2', { id: 'dg-title', text: 'Session expired' }),
+        el('p', { id: 'dg-lead', text: 'Sign in again to continue with ' + appName + '. Your page will stay as it is.' }),
+        form,
+      ]);
+      dialog.addEventListener('cancel', function (event) { event.preventDefault(); });
+      form.addEventListener('submit', function (event) {
+        event.preventDefault();
+        submit.disabled = true;
+        error.hidden = true;
+        sessionInfo().then(function (info) {
+          var body = new URLSearchParams({ username: user.value, password: pass.value, csrf: info.csrf, next: location.pathname });
+          return originalFetch(prefix + '/login', {
+            method: 'POST', credentials: 'same-origin', body: body,
+            headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
+          });
+        }).then(function (response) {
+          return response.json().then(function (data) {
+            if (response.ok && data.ok) {
+              pass.value = '';
+              dialog.close();
+              dialog.remove();
+              pendingSignIn = null;
+              refreshBadge();
+              resolve();
+            } else {
+              error.textContent = data.message || 'Sign-in failed.';
+              error.hidden = false;
+              pass.value = '';
+              pass.focus();
+            }
+          });
+        }).catch(function () {
+          error.textContent = 'The sign-in service did not answer. Try again.';
+          error.hidden = false;
+        }).finally(function () { submit.disabled = false; });
+      });
+      document.body.appendChild(dialog);
+      dialog.showModal();
+      user.focus();
+    });
+    return pendingSignIn;
+  }
+
+  function notice(text) {
+    var box = el('div', { class: 'dg-notice', role: 'status', text: text });
+    document.body.appendChild(box);
+    setTimeout(function () { box.remove(); }, 6000);
+  }
+
+  window.fetch = function (input, init) {
+    var retry = input instanceof Request ? input.clone() : input;
+    return originalFetch(input, init).then(function (response) {
+      if (isLoginRequired(response)) return signInAgain().then(function () { return window.fetch(retry, init); });
+      if (response.status === 403 && response.headers.get('x-dashgate') === 'forbidden') notice('You do not have access to this part of ' + appName + '.');
+      return response;
+    });
+  };
+
+  var badge = null;
+  function refreshBadge() {
+    if (badgePosition === 'off') return;
+    sessionInfo().then(function (info) {
+      if (!info.authenticated) return;
+      if (badge) badge.remove();
+      var form = el('form', { method: 'post', action: prefix + '/logout' }, [
+        el('input', { type: 'hidden', name: 'csrf', value: info.csrf }),
+        el('button', { type: 'submit', class: 'dg-logout', text: 'Sign out' }),
+      ]);
+      badge = el('div', { class: 'dg-badge dg-' + badgePosition, role: 'region', 'aria-label': 'Account' }, [
+        el('span', { class: 'dg-user', title: info.username, text: info.name || info.username }),
+        form,
+      ]);
+      document.body.appendChild(badge);
+    }).catch(function () {});
+  }
+
+  var style = el('style', {
+    text:
+      '.dg-badge{position:fixed;z-index:2147483000;display:flex;align-items:center;gap:.5rem;padding:.35rem .45rem .35rem .75rem;' +
+      'background:#1b2330;color:#fff;border-radius:999px;font:14px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25)}' +
+      '.dg-bottom-right{right:16px;bottom:16px}.dg-bottom-left{left:16px;bottom:16px}.dg-top-right{right:16px;top:16px}.dg-top-left{left:16px;top:16px}' +
+      '.dg-badge form{margin:0}.dg-user{max-width:12rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}' +
+      '.dg-logout{font:inherit;font-weight:600;border:0;border-radius:999px;padding:.3rem .75rem;background:#fff;color:#1b2330;cursor:pointer}' +
+      '.dg-dialog{border:1px solid #cfd6e0;border-radius:12px;padding:1.5rem;max-width:22rem;width:90%;font:16px system-ui,sans-serif;color:#1b2330;background:#fff}' +
+      '.dg-dialog::backdrop{background:rgba(16,20,27,.55)}.dg-dialog h2{margin:0 0 .5rem;font-size:1.25rem}' +
+      '.dg-dialog form{display:flex;flex-direction:column;gap:.35rem}.dg-dialog label{font-weight:600;margin-top:.5rem}' +
+      '.dg-dialog input{font:inherit;padding:.5rem .65rem;border:1px solid #cfd6e0;border-radius:8px}' +
+      '.dg-primary{margin-top:1rem;font:inherit;font-weight:600;padding:.6rem;border:0;border-radius:8px;background:#1f5fbf;color:#fff;cursor:pointer}' +
+      '.dg-error{color:#8a1c1c;background:#fdecec;padding:.5rem;border-radius:8px;margin:.5rem 0 0}' +
+      '.dg-notice{position:fixed;left:50%;top:16px;transform:translateX(-50%);z-index:2147483001;background:#8a1c1c;color:#fff;padding:.5rem 1rem;border-radius:8px;font:14px system-ui,sans-serif}' +
+      '.dg-badge :focus-visible,.dg-dialog :focus-visible{outline:3px solid #f0a500;outline-offset:2px}',
+  });
+  function start() {
+    document.head.appendChild(style);
+    refreshBadge();
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

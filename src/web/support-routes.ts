@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import type { FastifyInstance } from 'fastify';
+import type { WebContext } from './context.js';
+
+const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
+const STATIC_FILES: Record<string, string> = { 'style.css': 'text/css; charset=utf-8', 'helper.js': 'text/javascript; charset=utf-8' };
+
+/** Health, the page helper's session endpoint, and static assets. */
+export function registerSupportRoutes(app: FastifyInstance, ctx: WebContext): void {
+  app.get(`${ctx.prefix}/health`, async function health(_request, reply) {
+    let store = 'ok';
+    try {
+      await sql`select 1`.execute(ctx.store.db);
+    } catch {
+      store = 'unavailable';
+    }
+    return reply.code(store === 'ok' ? 200 : 503).header('cache-control', 'no-store').send({ status: store === 'ok' ? 'ok' : 'degraded', store });
+  });
+
+  app.get(`${ctx.prefix}/api/session`, async function sessionInfo(request, reply) {
+    reply.header('cache-control', 'no-store');
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') return reply.send({ authenticated: false, csrf: ctx.csrf.tokenForForm() });
+    const { user, session } = identity;
+    return reply.send({
+      authenticated: true,
+      username: user.username,
+      name: user.displayName ?? user.username,
+      email: user.email,
+      groups: user.groups,
+      expires_at: new Date(session.expiresAt).toISOString(),
+      csrf: ctx.csrf.tokenForSession(session.id),
+    });
+  });
+
+  for (const [name, type] of Object.entries(STATIC_FILES)) {
+    const content = readFileSync(join(STATIC_DIR, name));
+    const etag = `"${createHash('sha256').update(content).digest('base64url').slice(0, 16)}"`;
+    app.get(`${ctx.prefix}/static/${name}`, async function staticFile(request, reply) {
+      reply.header('etag', etag).header('cache-control', 'public, max-age=300').header('x-content-type-options', 'nosniff');
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply.type(type).send(content);
+    });
+  }
+}
