@@ -24,13 +24,15 @@ export function createOutcome(options: { prefix: string }) {
   };
 }
 
-/** True for fetch/XHR/callbacks; false for a browser loading a page. */
+/**
+ * True for fetch/XHR/callbacks; false for a browser loading a page. DESIGN.md's criteria: a
+ * method other than GET/HEAD, a Dash `_dash-` route, or a JSON-only Accept (plus
+ * X-Requested-With, which XHR libraries send). Sec-Fetch-Mode is not used: every fetch() sends
+ * "cors", including scripts that want the redirect a page would get.
+ */
 export function isScriptedRequest(req: IncomingMessage, scope: RequestScope): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return true;
   if (scope.path.includes('/_dash-')) return true;
-  const mode = req.headers['sec-fetch-mode'];
-  if (mode === 'navigate') return false;
-  if (mode !== undefined && mode !== 'no-cors') return true;
   if (req.headers['x-requested-with'] !== undefined) return true;
   const accept = req.headers.accept ?? '';
   return accept.includes('application/json') && !accept.includes('text/html');

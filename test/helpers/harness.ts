@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { buildApp, type Gateway } from '../../src/app.js';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import type { Clock, User } from '../../src/store/types.js';
+
+/** A real HTTP server on 127.0.0.1 and a free port; resolves to its base URL. */
+export async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: string;
+}
+
+/** An upstream that records every request it receives and answers with `handler` (default: 200 JSON echo). */
+export async function startRecordingUpstream(handler?: RequestListener): Promise<{ url: string; server: Server; requests: RecordedRequest[]; close(): Promise<void> }> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    if (handler) {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: '' });
+      return handler(req, res);
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() };
+      requests.push(record);
+      const body = JSON.stringify({ url: record.url, method: record.method });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  const url = await listen(server);
+  return { url, server, requests, close: () => closeServer(server) };
+}
+
+export function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  store: Store;
+  /** Base URL the gateway listens on. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A gateway on a temporary SQLite store, listening on a free port, in front of `upstream`. */
+export async function startGateway(upstream: string, overrides: ConfigInput = {}, options: { now?: Clock } = {}): Promise<TestGateway> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dashgate-test-'));
+  const config = parseConfig({ ...overrides, upstream, data_dir: dataDir, log: { level: 'silent', format: 'json' } });
+  const store = await openStore({ dataDir, ...(options.now ? { now: options.now } : {}) });
+  const gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
+  await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
+  return {
+    gateway,
+    store,
+    url,
+    async close() {
+      await gateway.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates an active user with a password directly in the store. */
+export async function createUser(store: Store, username: string, password: string, extra: { groups?: string[]; email?: string; isAdmin?: boolean; displayName?: string } = {}): Promise<User> {
+  return store.users.create({ username, passwordHash: await hashPassword(password), ...extra });
+}
+
+/** The hidden inputs of the first form on a page (what a browser would send back). */
+export function hiddenFields(page: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const match of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[match[1]!] = decodeEntities(match[2]!);
+  return fields;
+}
+
+function decodeEntities(value: string): string {
+  return value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+}
+
+/** Signs in through the real login form; returns the session cookie pair ("name=value"). */
+export async function signIn(baseUrl: string, username: string, password: string, next = '/'): Promise<string> {
+  const page = await fetch(`${baseUrl}/_dashgate/login?next=${encodeURIComponent(next)}`);
+  const fields = hiddenFields(await page.text());
+  const res = await fetch(`${baseUrl}/_dashgate/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...fields, username, password }),
+  });
+  if (res.status !== 303) throw new Error(`sign-in failed with ${res.status}: ${await res.text()}`);
+  const cookie = res.headers.get('set-cookie');
+  if (!cookie) throw new Error('sign-in set no cookie');
+  return cookie.split(';')[0]!;
+}

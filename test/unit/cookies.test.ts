@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readCookie, removeCookie, serializeClearedCookie, serializeSessionCookie, sessionCookieName } from '../../src/auth/cookies.js';
+
+describe('session cookie attributes', () => {
+  it('over plain HTTP: HttpOnly, SameSite=Lax, Path=/, no Secure, no __Host- prefix', () => {
+    const cookie = serializeSessionCookie({ name: 'dashgate_session', secure: false }, 'id.secret', 3600);
+    assert.equal(cookie, 'dashgate_session=id.secret; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600');
+    assert.doesNotMatch(cookie, /Secure/);
+    assert.doesNotMatch(cookie, /Domain=/i, 'host-only');
+  });
+  it('over HTTPS: __Host- prefix and Secure (browsers then require Path=/ and no Domain)', () => {
+    const policy = { name: 'dashgate_session', secure: true };
+    const cookie = serializeSessionCookie(policy, 'id.secret');
+    assert.equal(sessionCookieName(policy), '__Host-dashgate_session');
+    assert.match(cookie, /^__Host-dashgate_session=id\.secret; /);
+    for (const attr of ['Path=/', 'HttpOnly', 'SameSite=Lax', 'Secure']) assert.ok(cookie.split('; ').includes(attr), attr);
+    assert.doesNotMatch(cookie, /Domain=/i);
+  });
+  it('clearing sets an empty value with Max-Age=0 and the same attributes', () => {
+    assert.equal(serializeClearedCookie({ name: 'dg', secure: true }), '__Host-dg=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0');
+  });
+});
+
+describe('cookie header parsing', () => {
+  it('reads one cookie among many, exact name only', () => {
+    assert.equal(readCookie('a=1; dashgate_session=tok.en; b=2', 'dashgate_session'), 'tok.en');
+    assert.equal(readCookie('xdashgate_session=evil; dashgate_session=good', 'dashgate_session'), 'good');
+    assert.equal(readCookie('dashgate_session_x=evil', 'dashgate_session'), undefined);
+    assert.equal(readCookie(undefined, 'dashgate_session'), undefined);
+    assert.equal(readCookie('', 'dashgate_session'), undefined);
+  });
+  it('removes one cookie and keeps the others', () => {
+    assert.equal(removeCookie('a=1; dashgate_session=x; b=2', 'dashgate_session'), 'a=1; b=2');
+    assert.equal(removeCookie('dashgate_session=x', 'dashgate_session'), '');
+  });
+});
