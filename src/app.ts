@@ -100,8 +100,26 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    // Malformed URLs the router cannot even decode (/a%zz) get the gateway's own 400.
+    frameworkErrors: (error, request, reply) => {
+      reply.hijack();
+      const code = error.code === 'FST_ERR_BAD_URL' ? 'BAD_PATH' : statusToCode((error as { statusCode?: number }).statusCode);
+      writeErrorResponse(reply.raw, code, request.headers.accept?.includes('text/html') !== true, branding);
+    },
     ...(config.server.tls ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } } : {}),
   }) as unknown as FastifyInstance;
+
+  // Errors are answered the same way everywhere; set before any plugin so every scope inherits them.
+  app.setNotFoundHandler(async function notFound(request, reply) {
+    reply.hijack();
+    writeErrorResponse(reply.raw, 'NOT_FOUND', request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
+  });
+  app.setErrorHandler(async function handleError(error: unknown, request, reply) {
+    const code = error instanceof GatewayError ? error.code : statusToCode((error as { statusCode?: number }).statusCode);
+    if (code === 'INTERNAL') request.log.error({ err: error, requestId: request.scope?.id }, 'request failed');
+    reply.hijack();
+    writeErrorResponse(reply.raw, code, request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
+  });
 
   // Step 1 – scope.
   const resolveScope = createScopeResolver({ trustedProxies: config.server.trusted_proxies });
@@ -178,17 +196,6 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     };
     proxy.all('/', guardAndForward);
     proxy.all('/*', guardAndForward);
-  });
-
-  app.setNotFoundHandler(async function notFound(request, reply) {
-    reply.hijack();
-    writeErrorResponse(reply.raw, 'NOT_FOUND', request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
-  });
-  app.setErrorHandler(async function handleError(error: unknown, request, reply) {
-    const code = error instanceof GatewayError ? error.code : statusToCode((error as { statusCode?: number }).statusCode);
-    if (code === 'INTERNAL') request.log.error({ err: error, requestId: request.scope?.id }, 'request failed');
-    reply.hijack();
-    writeErrorResponse(reply.raw, code, request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
   });
 
   const handleUpgrade = createUpgradeHandler({

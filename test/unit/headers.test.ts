@@ -71,7 +71,8 @@ describe('identity header stripping', () => {
     assert.equal(only.cookie, undefined);
   });
   it('percent-encodes non-ASCII identity values (header values must be ASCII)', () => {
-    const zoe: Identity = { ...alice, user: { ...(alice as { user: object }).user, username: 'zoë', displayName: 'Zoë Ünal', groups: ['équipe'] } } as Identity;
+    if (alice.kind !== 'user') throw new Error('fixture');
+    const zoe: Identity = { ...alice, user: { ...alice.user, username: 'zoë', displayName: 'Zoë Ünal', groups: ['équipe'] } };
     const out = buildUpstreamHeaders({}, scope, zoe, options);
     assert.equal(out['x-forwarded-user'], 'zo%C3%AB');
     assert.equal(decodeURIComponent(out['x-forwarded-preferred-username'] as string), 'Zoë Ünal');

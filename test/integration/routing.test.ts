@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createUser, rawRequest, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+
+describe('routing: own routes, canonical paths and the page helper', () => {
+  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let gw: TestGateway;
+  let cookie: string;
+  const PAGE = '<!doctype html><html><head><title>Dash</title></head><body><div id="react-entry-point"></div></body></html>';
+
+  before(async () => {
+    upstream = await startRecordingUpstream((req, res) => {
+      if (req.url === '/page') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(PAGE) });
+        return res.end(PAGE);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ url: req.url }));
+    });
+    gw = await startGateway(upstream.url);
+    await createUser(gw.store, 'alice', 'correct horse battery');
+    cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  it('never proxies a path that canonicalises into the gateway prefix', async () => {
+    const before = upstream.requests.length;
+    for (const path of ['/x/../_dashgate/login', '//_dashgate/health', '/_dashgate/nope', '/x/%2e%2e/_dashgate/api/session']) {
+      const res = await rawRequest(gw.url, path, { headers: { cookie, accept: 'application/json' } });
+      assert.equal(res.status, 404, path);
+      assert.equal(JSON.parse(res.body).error, 'not_found', path);
+    }
+    // The router decodes %5f itself and serves the gateway's own page: still not proxied.
+    assert.equal((await rawRequest(gw.url, '/%5fdashgate/health')).status, 200);
+    assert.equal(upstream.requests.length, before);
+  });
+
+  it('forwards the canonical path that was judged', async () => {
+    const res = await rawRequest(gw.url, '/a/./b/../c//d?q=%2F..', { headers: { cookie } });
+    assert.equal(res.status, 200);
+    assert.equal(upstream.requests.at(-1)!.url, '/a/c/d?q=%2F..');
+  });
+
+  it('answers 400 for a malformed path and forwards nothing', async () => {
+    const before = upstream.requests.length;
+    for (const path of ['/a%2fb', '/a%zz', '/..%2f', '/a%00']) {
+      const res = await rawRequest(gw.url, path, { headers: { cookie, accept: 'application/json' } });
+      assert.equal(res.status, 400, path);
+      assert.equal(JSON.parse(res.body).error, 'bad_path', path);
+    }
+    assert.equal(upstream.requests.length, before);
+  });
+
+  it('adds the page helper to HTML pages and fixes Content-Length', async () => {
+    const res = await fetch(`${gw.url}/page`, { headers: { cookie, accept: 'text/html' } });
+    const html = await res.text();
+    assert.match(html, /<script src="\/_dashgate\/static\/helper\.js" data-prefix="\/_dashgate" data-badge="bottom-right"[^>]*defer><\/script><\/head>/);
+    assert.equal(Number(res.headers.get('content-length')), Buffer.byteLength(html));
+    assert.equal(upstream.requests.at(-1)!.headers['accept-encoding'], undefined, 'pages are fetched uncompressed so the helper can be added');
+  });
+
+  it('leaves JSON responses alone', async () => {
+    const res = await fetch(`${gw.url}/_dash-layout`, { headers: { cookie } });
+    assert.deepEqual(await res.json(), { url: '/_dash-layout' });
+  });
+
+  it('serves the helper script and stylesheet', async () => {
+    const js = await fetch(`${gw.url}/_dashgate/static/helper.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    assert.match(await js.text(), /login-required/);
+    const css = await fetch(`${gw.url}/_dashgate/static/style.css`);
+    assert.match(css.headers.get('content-type') ?? '', /text\/css/);
+  });
+});
+
+describe('page helper opt-out', () => {
+  it('does not touch pages when page_helper.enabled is false', async () => {
+    const page = '<html><head></head><body>x</body></html>';
+    const upstream = await startRecordingUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(page);
+    });
+    const gw = await startGateway(upstream.url, { page_helper: { enabled: false } });
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      assert.equal(await (await fetch(`${gw.url}/`, { headers: { cookie } })).text(), page);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
