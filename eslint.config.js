@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.venv/', 'src/web/static/'] },
+  { ignores: ['node_modules/', '.venv/', 'dist/', 'src/web/static/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -28,7 +28,7 @@ export function registerUserCommands(program: Command, out: Out): void {
         if (problem) throw new UsageError(problem);
         if (await store.users.findByUsername(username)) throw new UsageError(`user "${username}" already exists`);
         const password = await readNewPassword(flags.passwordStdin === true);
-        assertPassword(password, config, username);
+        await assertPassword(password, config, username);
         const groups = parseGroups(flags.groups);
         if (flags.admin && !groups.includes('admins')) groups.push('admins');
         await store.users.create({ username, email: flags.email ?? null, displayName: flags.name ?? null, passwordHash: await hashPassword(password), isAdmin: flags.admin === true, groups });
@@ -61,7 +61,7 @@ export function registerUserCommands(program: Command, out: Out): void {
       withStore(flags, async (store, config) => {
         const user = await requireUser(store, name);
         const password = await readNewPassword(flags.passwordStdin === true);
-        assertPassword(password, config, user.username);
+        await assertPassword(password, config, user.username);
         await store.users.setPasswordHash(user.id, await hashPassword(password));
         const ended = await store.sessions.deleteForUser(user.id);
         await store.audit.record({ action: 'password.changed', actor: 'cli', target: user.username, detail: { sessions_ended: ended.length } });
@@ -157,7 +157,7 @@ async function parseJsonUsers(text: string, config: Config, allowWeak: boolean):
     const username = canonicalUsername(rawName);
     const problem =
       usernameProblem(username) ??
-      (typeof password !== 'string' ? 'password must be a string' : allowWeak ? null : passwordProblem(password, policyOf(config), [username]));
+      (typeof password !== 'string' ? 'password must be a string' : allowWeak ? null : await passwordProblem(password, policyOf(config), [username]));
     entries.push(problem ? { problem: `${rawName}: ${problem}` } : { username, hash: await hashPassword(password as string) });
   }
   return entries;
@@ -185,8 +185,8 @@ async function assertNotLastAdmin(store: Store, userId: string): Promise<void> {
   if (admins.length === 1 && admins[0]!.id === userId) throw new UsageError('this is the last active administrator; make another user an admin first');
 }
 
-function assertPassword(password: string, config: Config, username: string): void {
-  const problem = passwordProblem(password, policyOf(config), [username, config.branding.app_name]);
+async function assertPassword(password: string, config: Config, username: string): Promise<void> {
+  const problem = await passwordProblem(password, policyOf(config), [username, config.branding.app_name]);
   if (problem) throw new UsageError(problem);
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -33,7 +33,9 @@ export function createScopeResolver(options: { trustedProxies: readonly string[]
       if (forwardedProto === 'https' || forwardedProto === 'http') proto = forwardedProto;
     }
     return {
-      ...target,
+      path: target.path,
+      wirePath: target.wirePath,
+      query: target.query,
       id: requestId(req),
       clientIp,
       peerIp,
@@ -44,9 +46,15 @@ export function createScopeResolver(options: { trustedProxies: readonly string[]
   };
 }
 
+// Request ids: a random per-process prefix and a counter, unique without a random draw per request.
+const ID_PREFIX = randomBytes(6).toString('base64url');
+let idCounter = 0;
+
 function requestId(req: IncomingMessage): string {
-  const given = firstValue(req.headers['x-request-id']);
-  return given !== undefined && /^[A-Za-z0-9._-]{8,128}$/.test(given) ? given : randomUUID();
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && /^[A-Za-z0-9._-]{8,128}$/.test(given)) return given;
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${ID_PREFIX}-${idCounter.toString(36)}`;
 }
 
 /** Walks X-Forwarded-For from the right, skipping trusted proxies; the first other address is the client. */

@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { filterResponseHeaders } from '../pipeline/headers.js';
 import { injectIntoHtml, isInjectableHtml } from './page-helper.js';
@@ -26,92 +26,118 @@ export interface ForwardRequest {
  * Step 7: streams a judged request to the app and its answer back. Bodies flow through in both
  * directions without being held (only HTML pages, bounded, are held to add the page helper).
  *
- * Written on undici's Pool rather than @fastify/reply-from on purpose: reply-from decodes the
- * path again and rejects segments that start with "..", parses URLs per request, and retries
- * GETs on 503; the gateway must forward exactly the canonical path it judged, once.
+ * Written on node:http with a keep-alive agent, on purpose, rather than @fastify/reply-from or
+ * undici: reply-from decodes the path again (rejecting segments that start with ".."), parses
+ * URLs per request and retries GETs on 503, and the gateway must forward exactly the canonical
+ * path it judged, once. Dash usually runs under gunicorn's sync workers, which close the
+ * connection after every response; in that pattern node:http measured ~250 µs of CPU per
+ * request against undici's ~420 µs (undici builds an error per closed socket), and the two
+ * are even on keep-alive upstreams (bench/, docs/benchmarks.md).
  */
 export function createForwarder(options: ForwarderOptions) {
   const base = new URL(options.upstream);
   const basePath = base.pathname.replace(/\/+$/, '');
-  const pool = new Pool(base.origin, {
-    connections: 256,
-    connectTimeout: options.connectTimeoutMs,
-    headersTimeout: options.responseTimeoutMs,
-    bodyTimeout: 0,
-    keepAliveTimeout: 30_000,
-  });
+  const secure = base.protocol === 'https:';
+  const send = secure ? httpsRequest : httpRequest;
+  const agent = new (secure ? HttpsAgent : Agent)({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
+  const port = Number(base.port || (secure ? 443 : 80));
 
-  async function forward({ req, res, target, headers }: ForwardRequest): Promise<void> {
+  function forward({ req, res, target, headers }: ForwardRequest): Promise<void> {
+    // Node's server has already answered any "Expect: 100-continue"; the app must not wait for one.
+    delete headers.expect;
     const method = req.method ?? 'GET';
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    let upstream: Dispatcher.ResponseData;
-    try {
-      upstream = await pool.request({
-        method: method as 'GET',
-        path: basePath + target,
-        headers,
-        body: hasBody ? req : null,
+    return new Promise<void>((resolve, reject) => {
+      let answered = false;
+      const upstreamReq = send({ host: base.hostname, port, method, path: basePath + target, headers, agent, setHost: false });
+      const fail = (code: 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT', cause: unknown) => {
+        clearTimeout(responseTimer);
+        if (answered) return res.destroy();
+        answered = true;
+        upstreamReq.destroy();
+        reject(new GatewayError(code, { cause }));
+      };
+      const responseTimer = setTimeout(() => fail('UPSTREAM_TIMEOUT', new Error('no response headers in time')), options.responseTimeoutMs);
+      upstreamReq.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const connectTimer = setTimeout(() => fail('UPSTREAM_UNAVAILABLE', new Error('connect timeout')), options.connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(connectTimer));
+        socket.once('close', () => clearTimeout(connectTimer));
       });
-    } catch (err) {
-      throw toGatewayError(err);
-    }
-    const { statusCode, body } = upstream;
-    const responseHeaders = filterResponseHeaders(upstream.headers);
-    res.on('close', () => {
-      if (!res.writableFinished) body.destroy();
+      upstreamReq.on('error', (err) => fail('UPSTREAM_UNAVAILABLE', err));
+      upstreamReq.on('response', (upstreamRes) => {
+        clearTimeout(responseTimer);
+        if (answered) return upstreamRes.destroy();
+        answered = true;
+        res.on('close', () => {
+          if (!res.writableFinished) upstreamRes.destroy();
+        });
+        upstreamRes.on('error', () => res.destroy());
+        const status = upstreamRes.statusCode ?? 502;
+        const responseHeaders = filterResponseHeaders(upstreamRes.headers);
+        if (options.helperTag !== null && isInjectableHtml(method, status, responseHeaders)) {
+          sendWithHelper(res, status, responseHeaders, upstreamRes, options.helperTag, options.maxHtmlBytes).then(resolve, () => {
+            res.destroy();
+            resolve();
+          });
+          return;
+        }
+        res.writeHead(status, responseHeaders);
+        upstreamRes.pipe(res);
+        resolve();
+      });
+      res.on('close', () => {
+        if (!answered) upstreamReq.destroy();
+      });
+      const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+      if (hasBody) req.pipe(upstreamReq);
+      else upstreamReq.end();
     });
-    if (options.helperTag !== null && isInjectableHtml(method, statusCode, responseHeaders)) {
-      await sendWithHelper(res, statusCode, responseHeaders, body, options.helperTag, options.maxHtmlBytes);
-      return;
-    }
-    res.writeHead(statusCode, responseHeaders);
-    await pipeline(body, res).catch(() => res.destroy());
   }
 
-  return { forward, close: () => pool.close() };
+  return {
+    forward,
+    async close() {
+      agent.destroy();
+    },
+  };
 }
 
-async function sendWithHelper(
-  res: ServerResponse,
-  status: number,
-  headers: Record<string, string | string[]>,
-  body: AsyncIterable<Buffer> & NodeJS.ReadableStream,
-  tag: Buffer,
-  maxBytes: number,
-): Promise<void> {
-  const declared = Number(headers['content-length'] ?? NaN);
-  if (declared > maxBytes) {
+/**
+ * Holds an HTML page (up to maxBytes) to add the helper tag. A larger page is sent as it is:
+ * what was held first, then the rest streamed.
+ */
+function sendWithHelper(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Readable, tag: Buffer, maxBytes: number): Promise<void> {
+  if (Number(headers['content-length'] ?? NaN) > maxBytes) {
     res.writeHead(status, headers);
-    await pipeline(body, res).catch(() => res.destroy());
-    return;
+    body.pipe(res);
+    return Promise.resolve();
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const iterator = body[Symbol.asyncIterator]();
-  for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
-    chunks.push(step.value);
-    size += step.value.length;
-    if (size > maxBytes) {
-      // Too big to hold: send what we have and stream the rest untouched.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= maxBytes) return;
+      body.pause();
+      body.off('data', onData);
+      body.off('end', onEnd);
       delete headers['content-length'];
       res.writeHead(status, headers);
-      for (const chunk of chunks) res.write(chunk);
-      for (let rest = await iterator.next(); !rest.done; rest = await iterator.next()) {
-        if (!res.write(rest.value)) await new Promise((resolve) => res.once('drain', resolve));
-      }
-      res.end();
-      return;
-    }
-  }
-  const page = injectIntoHtml(Buffer.concat(chunks, size), tag);
-  headers['content-length'] = String(page.length);
-  if (typeof headers.etag === 'string' && !headers.etag.startsWith('W/')) headers.etag = `W/${headers.etag}`;
-  res.writeHead(status, headers);
-  res.end(page);
-}
-
-/** Maps a failure to reach the app onto the gateway's codes. */
-export function toGatewayError(err: unknown): GatewayError {
-  if (err instanceof undiciErrors.HeadersTimeoutError) return new GatewayError('UPSTREAM_TIMEOUT', { cause: err });
-  return new GatewayError('UPSTREAM_UNAVAILABLE', { cause: err });
+      for (const held of chunks) res.write(held);
+      body.pipe(res);
+      resolve();
+    };
+    const onEnd = () => {
+      const page = injectIntoHtml(Buffer.concat(chunks, size), tag);
+      headers['content-length'] = String(page.length);
+      if (typeof headers.etag === 'string' && !headers.etag.startsWith('W/')) headers.etag = `W/${headers.etag}`;
+      res.writeHead(status, headers);
+      res.end(page);
+      resolve();
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.once('error', reject);
+  });
 }

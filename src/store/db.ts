@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
-import pg from 'pg';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -13,16 +12,17 @@ export interface OpenedDatabase {
   dialect: Dialect;
 }
 
-// int8 (BIGINT) columns hold millisecond times, well inside Number's exact range.
-pg.types.setTypeParser(20, (value) => Number(value));
-
 /**
  * Opens the database named by `url` (`postgres://…`, `sqlite:<file>`) or, when empty, SQLite at
  * `<dataDir>/dashgate.db` in WAL mode. `searchPath` pins a PostgreSQL schema (used by tests).
  */
-export function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string }): OpenedDatabase {
+export async function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string }): Promise<OpenedDatabase> {
   const url = options.url;
   if (url !== undefined && /^postgres(ql)?:/.test(url)) {
+    // Loaded only when PostgreSQL is configured: a SQLite deployment never pays for the driver.
+    const { default: pg } = await import('pg');
+    // int8 (BIGINT) columns hold millisecond times, well inside Number's exact range.
+    pg.types.setTypeParser(20, (value) => Number(value));
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,

@@ -33,7 +33,7 @@ export interface OpenStoreOptions {
 /** Opens the configured database and applies pending migrations. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const now = options.now ?? Date.now;
-  const opened = openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}) });
+  const opened = await openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}) });
   if (options.schema && opened.dialect === 'postgres') {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new TypeError('schema must be a plain lower-case identifier');
     await opened.db.schema.createSchema(options.schema).ifNotExists().execute();

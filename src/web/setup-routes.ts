@@ -43,7 +43,7 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const problem =
       usernameProblem(username) ??
       (email && !EMAIL.test(email) ? 'Email address is not valid.' : null) ??
-      passwordProblem(password, ctx.passwordPolicy, [username, ctx.branding.appName]) ??
+      (await passwordProblem(password, ctx.passwordPolicy, [username, ctx.branding.appName])) ??
       (password !== formField(body, 'password2') ? 'The two passwords are not the same.' : null);
     if (problem) return again(400, problem);
     if (await ctx.store.users.findByUsername(username)) return again(400, 'That username is taken.');

@@ -77,6 +77,27 @@ describe('routing: own routes, canonical paths and the page helper', () => {
   });
 });
 
+describe('page helper on large pages', () => {
+  it('streams a page larger than page_helper.max_html_bytes untouched and complete', async () => {
+    const big = `<html><head></head><body>${'<p>row</p>'.repeat(2000)}</body></html>`;
+    const upstream = await startRecordingUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      // Chunked, in pieces: the gateway learns the size only while reading.
+      for (let i = 0; i < big.length; i += 1000) res.write(big.slice(i, i + 1000));
+      res.end();
+    });
+    const gw = await startGateway(upstream.url, { page_helper: { max_html_bytes: 4096 } });
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      assert.equal(await (await fetch(`${gw.url}/`, { headers: { cookie } })).text(), big);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe('page helper opt-out', () => {
   it('does not touch pages when page_helper.enabled is false', async () => {
     const page = '<html><head></head><body>x</body></html>';
