@@ -62,3 +62,22 @@ describe('sign-in through the login form', () => {
     assert.equal(res.headers.get('set-cookie'), null);
   });
 });
+
+describe('legacy bcrypt hashes (htpasswd import)', () => {
+  it('signs in with the bcrypt hash as it is and replaces it with argon2id', async () => {
+    const { hash } = await import('@node-rs/bcrypt');
+    const upstream = await startRecordingUpstream();
+    const gw = await startGateway(upstream.url);
+    try {
+      const legacy = (await hash('legacy passphrase 1', { cost: 5 })).replace(/^\$2b\$/, '$2y$');
+      await gw.store.users.create({ username: 'old', passwordHash: legacy });
+      await signIn(gw.url, 'old', 'legacy passphrase 1');
+      const after = await gw.store.users.findByUsername('old');
+      assert.match(after!.passwordHash!, /^\$argon2id\$/);
+      await signIn(gw.url, 'old', 'legacy passphrase 1');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});

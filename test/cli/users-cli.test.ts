@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
+import { verifyPassword } from '../../src/auth/passwords.js';
+import { openStore, type Store } from '../../src/store/store.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin/dashgate.js');
+
+function dashgate(args: string[], input?: string) {
+  const run = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', env: { ...process.env, DASHGATE_LOG__LEVEL: 'silent' } });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('dashgate users (the real CLI in a child process)', () => {
+  let dir: string;
+  let store: Store;
+  const data = () => ['--data-dir', dir];
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dashgate-cli-'));
+  });
+  after(async () => {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('adds users with groups from a password on stdin, and lists them', async () => {
+    const add = dashgate(['users', 'add', 'Alice', '--email', 'alice@example.com', '--groups', 'analysts,finance', '--password-stdin', ...data()], 'correct horse battery\n');
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, /created user alice \(groups: analysts, finance\)/);
+    assert.equal(dashgate(['users', 'add', 'root', '--admin', '--password-stdin', ...data()], 'an admin passphrase').code, 0);
+
+    const list = dashgate(['users', 'list', '--json', ...data()]);
+    assert.equal(list.code, 0);
+    const users = JSON.parse(list.stdout) as Array<{ username: string; groups: string[]; admin: boolean; email: string | null }>;
+    assert.deepEqual(users.map((u) => u.username), ['alice', 'root']);
+    assert.deepEqual(users[0]!.groups, ['analysts', 'finance']);
+    assert.equal(users[1]!.admin, true);
+    assert.deepEqual(users[1]!.groups, ['admins']);
+    assert.match(dashgate(['users', 'list', ...data()]).stdout, /^USERNAME\s+STATUS\s+ROLE\s+GROUPS\s+EMAIL\nalice\s+active\s+analysts,finance\s+alice@example\.com\nroot\s+active\s+admin\s+admins/);
+
+    store = await openStore({ dataDir: dir });
+    const alice = await store.users.findByUsername('alice');
+    assert.match(alice!.passwordHash!, /^\$argon2id\$/);
+    assert.equal(await verifyPassword(alice!.passwordHash!, 'correct horse battery'), true);
+  });
+
+  it('refuses weak passwords, duplicates and bad names with exit code 2 and one line', () => {
+    for (const [args, input, pattern] of [
+      [['users', 'add', 'bob', '--password-stdin'], 'password', /commonly used/],
+      [['users', 'add', 'bob', '--password-stdin'], 'short', /at least 8/],
+      [['users', 'add', 'alice', '--password-stdin'], 'correct horse battery', /already exists/],
+      [['users', 'add', 'b c', '--password-stdin'], 'correct horse battery', /Username may contain/],
+      [['users', 'disable', 'nobody'], undefined, /no user "nobody"/],
+    ] as const) {
+      const run = dashgate([...args, ...data()], input);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, pattern);
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    }
+  });
+
+  it('answers usage mistakes with exit code 2', () => {
+    assert.equal(dashgate(['users', 'add']).code, 2);
+    assert.equal(dashgate(['no-such-command']).code, 2);
+    assert.equal(dashgate(['serve', '--port', 'abc', ...data()]).code, 2);
+    const help = dashgate(['users', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /set-password/);
+  });
+
+  it('reports an invalid configuration with every problem and its path, exit code 2', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'server:\n  port: 99999\nsession:\n  idle_timeout: soon\n');
+    const run = dashgate(['users', 'list', '--config', file, ...data()]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /server\.port: /);
+    assert.match(run.stderr, /session\.idle_timeout: /);
+  });
+
+  it('set-password changes the hash and ends the sessions; disable/enable; the last admin is protected', async () => {
+    const alice = (await store.users.findByUsername('alice'))!;
+    const now = Date.now();
+    await store.sessions.insert({ id: 'sess-alice-1', secretHash: 'x'.repeat(64), userId: alice.id, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, ip: null, userAgent: null, authMethod: 'password' });
+    const set = dashgate(['users', 'set-password', 'alice', '--password-stdin', ...data()], 'a brand new passphrase');
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /1 session\(s\) ended/);
+    assert.equal(await verifyPassword((await store.users.findByUsername('alice'))!.passwordHash!, 'a brand new passphrase'), true);
+    assert.equal(await store.sessions.findById('sess-alice-1'), null);
+
+    assert.equal(dashgate(['users', 'disable', 'alice', ...data()]).code, 0);
+    assert.equal((await store.users.findByUsername('alice'))!.status, 'disabled');
+    assert.equal(dashgate(['users', 'enable', 'alice', ...data()]).code, 0);
+    assert.equal((await store.users.findByUsername('alice'))!.status, 'active');
+
+    const last = dashgate(['users', 'remove', 'root', ...data()]);
+    assert.equal(last.code, 2);
+    assert.match(last.stderr, /last active administrator/);
+    assert.equal(dashgate(['users', 'disable', 'root', ...data()]).code, 2);
+  });
+
+  it('imports htpasswd bcrypt entries as they are and refuses weak hash formats', async () => {
+    const file = join(dir, '.htpasswd');
+    const carolHash = (await bcryptHash('carol passphrase here', { cost: 5 })).replace(/^\$2b\$/, '$2y$');
+    writeFileSync(file, `# comment\ncarol:${carolHash}\ndave:$apr1$abcdefgh$0123456789abcdefghijkl\nerin:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n`);
+    const run = dashgate(['users', 'import', file, '--format', 'htpasswd', '--groups', 'legacy', ...data()]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /imported 1 user\(s\); skipped 2/);
+    assert.match(run.stdout, /line 3 \(dave\): not a bcrypt hash/);
+    const carol = (await store.users.findByUsername('carol'))!;
+    assert.equal(carol.passwordHash, carolHash, 'kept as it is until the first sign-in');
+    assert.deepEqual(carol.groups, ['legacy']);
+  });
+
+  it("imports dash-auth's JSON dict, hashing with argon2id and refusing weak passwords unless allowed", async () => {
+    const file = join(dir, 'users.json');
+    writeFileSync(file, JSON.stringify({ frank: 'frank passphrase ok', grace: 'password', alice: 'whatever passphrase' }));
+    const run = dashgate(['users', 'import', file, '--format', 'json', ...data()]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /imported 1 user\(s\); skipped 2/);
+    assert.match(run.stdout, /grace: This password is on a list/);
+    assert.match(run.stdout, /alice: already exists/);
+    assert.match((await store.users.findByUsername('frank'))!.passwordHash!, /^\$argon2id\$/);
+    const bad = dashgate(['users', 'import', file, '--format', 'csv', ...data()]);
+    assert.equal(bad.code, 2);
+  });
+
+  it('removes a user', async () => {
+    assert.equal(dashgate(['users', 'remove', 'frank', ...data()]).code, 0);
+    assert.equal(await store.users.findByUsername('frank'), null);
+  });
+});
