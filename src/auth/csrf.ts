@@ -49,16 +49,17 @@ export class CsrfGuard {
 
 /**
  * False when the browser says the request comes from another site. Requests without these
- * headers (curl, old browsers) fall back on the token alone.
+ * headers (curl, old browsers) fall back on the token alone. `Origin: null` is what a browser
+ * sends from a sandboxed frame, but also for its own same-origin form posts when a no-referrer
+ * policy is in force (a privacy setting or extension); it is accepted only when Sec-Fetch-Site
+ * vouches for the same origin.
  */
 export function isSameOriginRequest(req: IncomingMessage, expectedOrigin: string): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== 'null' && origin !== expectedOrigin) return false;
-  // An opaque origin ("null": sandboxed frames, some redirects) is never trusted for a POST.
-  if (origin === 'null') return false;
-  return true;
+  if (origin === 'null') return site === 'same-origin';
+  return origin === undefined || origin === expectedOrigin;
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -13,7 +13,6 @@ export function renderLayout(branding: Branding, title: string, body: SafeHtml):
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${title} · ${branding.appName}</title>
 <link rel="stylesheet" href="${branding.prefix}/static/style.css">
 </head>

@@ -1,13 +1,13 @@
 /**
  * Headers on every page the gateway itself serves (ASVS 5.0 V3.4): a strict CSP with no script,
- * no framing (clickjacking on the sign-in form), no MIME sniffing, no referrer (tokens in setup
- * links must not leak), and no caching of pages that may show secrets.
+ * no framing (clickjacking on the sign-in form), no MIME sniffing, referrers only within the site (the
+ * setup link's token never leaves it; no-referrer would make browsers send `Origin: null`), and no caching of pages that may show secrets.
  */
 export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cache-control': 'no-store',
 });

@@ -35,3 +35,26 @@ describe('cookie header parsing', () => {
     assert.equal(removeCookie('dashgate_session=x', 'dashgate_session'), '');
   });
 });
+
+describe('same-origin check for gateway forms', () => {
+  const req = (headers: Record<string, string>) => ({ headers }) as unknown as import('node:http').IncomingMessage;
+  const origin = 'https://dash.example.com';
+  it('accepts same-origin posts, and clients that send neither header', async () => {
+    const { isSameOriginRequest } = await import('../../src/auth/csrf.js');
+    assert.equal(isSameOriginRequest(req({ origin, 'sec-fetch-site': 'same-origin' }), origin), true);
+    assert.equal(isSameOriginRequest(req({}), origin), true);
+  });
+  it('accepts Origin: null only when Sec-Fetch-Site vouches for the same origin (no-referrer browsers)', async () => {
+    const { isSameOriginRequest } = await import('../../src/auth/csrf.js');
+    assert.equal(isSameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'same-origin' }), origin), true);
+    assert.equal(isSameOriginRequest(req({ origin: 'null' }), origin), false);
+    assert.equal(isSameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'cross-site' }), origin), false);
+  });
+  it('refuses other origins and cross-site fetch metadata', async () => {
+    const { isSameOriginRequest } = await import('../../src/auth/csrf.js');
+    assert.equal(isSameOriginRequest(req({ origin: 'https://evil.example' }), origin), false);
+    assert.equal(isSameOriginRequest(req({ origin: 'http://dash.example.com' }), origin), false, 'scheme matters');
+    assert.equal(isSameOriginRequest(req({ 'sec-fetch-site': 'same-site' }), origin), false, 'a sibling subdomain is another origin');
+    assert.equal(isSameOriginRequest(req({ 'sec-fetch-site': 'cross-site' }), origin), false);
+  });
+});
