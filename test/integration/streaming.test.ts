@@ -89,3 +89,30 @@ describe('streaming through the gateway', () => {
     assert.deepEqual(JSON.parse(result.body), { received: 5 + CHUNK.length * 2 });
   });
 });
+
+describe('request bodies of any size and type reach the app untouched', () => {
+  it('forwards a 2 MiB body with Content-Length, JSON and form bodies byte for byte', async () => {
+    const upstream = await startRecordingUpstream();
+    const gw = await startGateway(upstream.url);
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      const big = 'y'.repeat(2 * 1024 * 1024);
+      for (const [type, body] of [
+        ['application/octet-stream', big],
+        ['application/json', '{"output":"a.children","inputs":[{"id":"x","property":"value","value":1}]}'],
+        ['application/x-www-form-urlencoded', 'a=1&b=%20two'],
+        ['text/plain', ''],
+      ] as const) {
+        const res = await fetch(`${gw.url}/upload`, { method: 'POST', headers: { cookie, 'content-type': type }, body });
+        assert.equal(res.status, 200, type);
+        const seen = upstream.requests.at(-1)!;
+        assert.equal(seen.body, body, type);
+        assert.equal(seen.headers['content-type'], type);
+      }
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
