@@ -21,7 +21,7 @@ import { findFreePort } from '../src/runner/free-port.js';
 const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const PYTHON = process.env.DASHGATE_TEST_PYTHON ?? join(ROOT, '.venv/bin/python');
+const PYTHON = process.env.E2E_PYTHON ?? join(ROOT, '.venv/bin/python');
 const PASSWORD = 'benchmark passphrase 1';
 const scriptDir = mkdtempSync(join(tmpdir(), 'dashgate-wrk-'));
 

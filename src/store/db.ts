@@ -76,7 +76,19 @@ function splitStatements(text: string): string[] {
 
 /** Applies pending migrations; throws with the failing migration's error. */
 export async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
-  const migrator = new Migrator({ db: opened.db, provider: new SqlFileMigrationProvider(opened.dialect) });
+  // On PostgreSQL, Kysely looks for its bookkeeping tables in every schema unless told which one;
+  // another schema's kysely_migration (a second Dashgate, another app) would then make it skip
+  // creating them here and fail. Pin them to the schema this connection works in.
+  let migrationTableSchema: string | undefined;
+  if (opened.dialect === 'postgres') {
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(opened.db);
+    migrationTableSchema = rows[0]?.schema;
+  }
+  const migrator = new Migrator({
+    db: opened.db,
+    provider: new SqlFileMigrationProvider(opened.dialect),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

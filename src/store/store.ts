@@ -33,12 +33,16 @@ export interface OpenStoreOptions {
 /** Opens the configured database and applies pending migrations. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const now = options.now ?? Date.now;
+  if (options.schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new TypeError('schema must be a plain lower-case identifier');
   const opened = await openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}) });
-  if (options.schema && opened.dialect === 'postgres') {
-    if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new TypeError('schema must be a plain lower-case identifier');
-    await opened.db.schema.createSchema(options.schema).ifNotExists().execute();
+  try {
+    if (options.schema && opened.dialect === 'postgres') await opened.db.schema.createSchema(options.schema).ifNotExists().execute();
+    await migrateToLatest(opened);
+  } catch (err) {
+    // Never leave a pool open behind a failed start: it would keep the process alive.
+    await opened.db.destroy();
+    throw err;
   }
-  await migrateToLatest(opened);
   const db = opened.db;
   return {
     dialect: opened.dialect,

@@ -23,11 +23,12 @@ export class UserRepository {
       created_at: at,
       updated_at: at,
     };
+    const groups = sortGroups(input.groups ?? []);
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('users').values(row).execute();
-      await setGroups(trx, row.id, input.groups ?? [], at);
+      await setGroups(trx, row.id, groups, at);
     });
-    return toUser(row, [...(input.groups ?? [])].sort());
+    return toUser(row, groups);
   }
 
   async findByUsername(username: string): Promise<UserWithCredentials | null> {
@@ -49,7 +50,7 @@ export class UserRepository {
       .execute();
     const byUser = new Map<string, string[]>();
     for (const m of memberships) (byUser.get(m.user_id) ?? byUser.set(m.user_id, []).get(m.user_id)!).push(m.name);
-    return rows.map((row) => toUser(row, (byUser.get(row.id) ?? []).sort()));
+    return rows.map((row) => toUser(row, sortGroups(byUser.get(row.id) ?? [])));
   }
 
   async count(): Promise<number> {
@@ -81,10 +82,17 @@ export class UserRepository {
       .innerJoin('groups', 'groups.id', 'user_groups.group_id')
       .select('groups.name')
       .where('user_groups.user_id', '=', userId)
-      .orderBy('groups.name')
       .execute();
-    return rows.map((r) => r.name);
+    return sortGroups(rows.map((r) => r.name));
   }
+}
+
+/**
+ * Group names, distinct and in code-point order. Sorted here rather than in SQL so every way of
+ * reading a user gives the same order whatever the database's collation.
+ */
+function sortGroups(names: readonly string[]): string[] {
+  return [...new Set(names)].sort();
 }
 
 /** Replaces a user's memberships, creating groups that do not exist yet. */

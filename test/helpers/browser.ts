@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Locator } from 'playwright-core';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const UI_TIMEOUT_MS = 30_000;
+
+/**
+ * The venv's Python with dash and gunicorn: E2E_PYTHON, else .venv/bin/python in the repo.
+ * (Not DASHGATE_*: every DASHGATE_ variable is read as a gateway setting.)
+ */
+export function testPython(): string {
+  const configured = process.env.E2E_PYTHON ?? '.venv/bin/python';
+  const python = isAbsolute(configured) ? configured : join(REPO_ROOT, configured);
+  if (!existsSync(python)) {
+    throw new Error(
+      `end-to-end tests need a Python with dash and gunicorn, not found at ${python}. ` +
+        'Create it with "python3 -m venv .venv && .venv/bin/pip install dash==4.4.1 gunicorn" (bash .ci/run does), or set E2E_PYTHON.',
+    );
+  }
+  return python;
+}
+
+/** Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Aborts, and records in `offHost`, any request the pages make to a host other than 127.0.0.1. */
+export async function holdToLoopback(context: BrowserContext, offHost: string[]): Promise<void> {
+  await context.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === '127.0.0.1' || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+    offHost.push(url.href);
+    return route.abort('blockedbyclient');
+  });
+}
+
+/** Waits until `locator` shows exactly `text`; on timeout, says what it showed instead. */
+export async function expectText(locator: Locator, text: string): Promise<void> {
+  const exactly = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  try {
+    await locator.filter({ hasText: exactly }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  } catch {
+    const shown = await locator.first().textContent({ timeout: 1000 }).catch(() => null);
+    assert.fail(`expected ${locator} to show "${text}", it shows ${shown === null ? 'nothing (not found)' : `"${shown}"`}`);
+  }
+}
