@@ -198,7 +198,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     proxy.all('/*', guardAndForward);
   });
 
-  const handleUpgrade = createUpgradeHandler({
+  const websockets = createUpgradeHandler({
     upstream: config.upstream,
     prefix,
     cookieName,
@@ -208,8 +208,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     describeRefusal,
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
+    recheckMs: Math.max(1000, config.session.cache_ttl),
   });
-  app.server.on('upgrade', (req, socket, head) => void handleUpgrade(req, socket, head));
+  app.server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
 
   const sweep = setInterval(() => sessions.sweepExpired().catch((err) => logger.error({ err }, 'session sweep failed')), 10 * 60_000);
   sweep.unref();
@@ -226,6 +227,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     },
     async close() {
       clearInterval(sweep);
+      websockets.close();
       await app.close();
       await forwarder.close();
     },

@@ -72,8 +72,12 @@ export class SessionManager {
     return { token, session: toSession(record) };
   }
 
-  /** The session and user behind a cookie value, or null when it is missing, wrong, expired or its user is not active. */
-  async validateSessionToken(token: string | undefined): Promise<ValidSession | null> {
+  /**
+   * The session and user behind a cookie value, or null when it is missing, wrong, expired or its
+   * user is not active. `touch: false` checks without counting as activity (an open WebSocket
+   * re-checking its session must not keep an idle user signed in forever).
+   */
+  async validateSessionToken(token: string | undefined, options: { touch?: boolean } = {}): Promise<ValidSession | null> {
     if (!token) return null;
     const parts = splitToken(token);
     if (!parts) return null;
@@ -87,6 +91,7 @@ export class SessionManager {
       await this.invalidateSession(record.id);
       return null;
     }
+    if (options.touch === false) return { session: toSession(record), user: entry.user };
     record.lastSeenAt = now;
     if (now - entry.lastWrittenAt >= this.settings.touchIntervalMs) {
       entry.lastWrittenAt = now;

@@ -9,8 +9,8 @@ const ANONYMOUS: Identity = Object.freeze({ kind: 'anonymous' });
 
 /** Step 3: session cookie → session (memory cache, then store); anything else is anonymous. */
 export function createIdentifier(sessions: SessionManager, cookieName: string) {
-  return async function identify(req: IncomingMessage): Promise<Identity> {
-    const found = await sessions.validateSessionToken(readCookie(req.headers.cookie, cookieName));
+  return async function identify(req: IncomingMessage, options: { touch?: boolean } = {}): Promise<Identity> {
+    const found = await sessions.validateSessionToken(readCookie(req.headers.cookie, cookieName), options);
     return found ? { kind: 'user', user: found.user, session: found.session } : ANONYMOUS;
   };
 }

@@ -13,22 +13,38 @@ export interface UpgradeDeps {
   cookieName: string;
   connectTimeoutMs: number;
   resolveScope(req: IncomingMessage): RequestScope;
-  identify(req: IncomingMessage): Promise<Identity>;
+  identify(req: IncomingMessage, options?: { touch?: boolean }): Promise<Identity>;
   describeRefusal: ReturnType<typeof createOutcome>;
   expectedOrigin(scope: RequestScope): string;
   onError(err: unknown, scope?: RequestScope): void;
+  /** How often open sockets re-check their session (a revoked session closes its sockets). */
+  recheckMs: number;
 }
 
 /**
  * WebSocket upgrades walk the same steps as requests (scope, identify, authorize, outcome,
  * headers) before a byte reaches the app; then the two sockets are joined. A cross-site page may
  * not open a socket with the user's cookie (cross-site WebSocket hijacking): Origin must match.
+ * A socket lives no longer than its session: open sockets re-check it every `recheckMs` and are
+ * closed once it has ended (logout, revocation, expiry, user disabled).
  */
 export function createUpgradeHandler(deps: UpgradeDeps) {
   const base = new URL(deps.upstream);
   const basePath = base.pathname.replace(/\/+$/, '');
+  const open = new Set<{ req: IncomingMessage; scope: RequestScope; end(): void }>();
+  const recheck = setInterval(() => {
+    for (const entry of open) {
+      deps.identify(entry.req, { touch: false }).then(
+        (identity) => {
+          if (!authorize(identity, entry.scope).allow) entry.end();
+        },
+        (err) => deps.onError(err, entry.scope),
+      );
+    }
+  }, deps.recheckMs);
+  recheck.unref();
 
-  return async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     let scope: RequestScope | undefined;
     try {
@@ -51,7 +67,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       deps.onError(err, scope);
       rejectUpgrade(socket, 500, { error: 'internal' });
     }
-  };
+  }
 
   function joinUpstream(req: IncomingMessage, socket: Duplex, head: Buffer, scope: RequestScope, headers: Record<string, string | string[]>): void {
     const upstreamReq = httpRequest({
@@ -79,13 +95,35 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
       upstreamSocket.on('error', () => socket.destroy());
-      socket.on('close', () => upstreamSocket.destroy());
+      const entry = {
+        req,
+        scope,
+        end() {
+          socket.destroy();
+          upstreamSocket.destroy();
+        },
+      };
+      open.add(entry);
+      socket.on('close', () => {
+        open.delete(entry);
+        upstreamSocket.destroy();
+      });
       upstreamSocket.on('close', () => socket.destroy());
       upstreamSocket.pipe(socket);
       socket.pipe(upstreamSocket);
     });
     upstreamReq.end();
   }
+
+  return {
+    handleUpgrade,
+    /** Stops re-checking and closes every open socket (gateway shutdown). */
+    close() {
+      clearInterval(recheck);
+      for (const entry of open) entry.end();
+      open.clear();
+    },
+  };
 }
 
 function rejectUpgrade(socket: Duplex, status: number, body: object): void {

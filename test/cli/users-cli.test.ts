@@ -105,7 +105,7 @@ describe('dashgate users (the real CLI in a child process)', () => {
 
   it('imports htpasswd bcrypt entries as they are and refuses weak hash formats', async () => {
     const file = join(dir, '.htpasswd');
-    const carolHash = (await bcryptHash('carol passphrase here', { cost: 5 })).replace(/^\$2b\$/, '$2y$');
+    const carolHash = (await bcryptHash('carol passphrase here', 5)).replace(/^\$2b\$/, '$2y$');
     writeFileSync(file, `# comment\ncarol:${carolHash}\ndave:$apr1$abcdefgh$0123456789abcdefghijkl\nerin:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n`);
     const run = dashgate(['users', 'import', file, '--format', 'htpasswd', '--groups', 'legacy', ...data()]);
     assert.equal(run.code, 0, run.stderr);

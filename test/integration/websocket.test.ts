@@ -88,3 +88,27 @@ describe('WebSocket upgrades through the gateway', () => {
     assert.equal(result.kind === 'refused' && result.status, 401);
   });
 });
+
+describe('an open WebSocket lives no longer than its session', () => {
+  it('is closed once its session is ended server-side', { timeout: 20_000 }, async () => {
+    const upstream = await startRecordingUpstream((_req, res) => res.end('http'));
+    const wss = new WebSocketServer({ server: upstream.server });
+    wss.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${data.toString()}`)));
+    const gw = await startGateway(upstream.url, { session: { cache_ttl: '1s' } });
+    try {
+      const alice = await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      const result = await connect(`${gw.url.replace('http:', 'ws:')}/stream`, { cookie });
+      assert.equal(result.kind, 'open');
+      const ws = (result as { ws: WebSocket }).ws;
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      await gw.gateway.sessions.invalidateUserSessions(alice.id);
+      await closed;
+      assert.equal(ws.readyState, WebSocket.CLOSED);
+    } finally {
+      wss.close();
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});

@@ -394,3 +394,16 @@ describe('SessionManager', () => {
     });
   });
 });
+
+describe('checking without touching', () => {
+  it('touch: false validates but does not count as activity (an open WebSocket does not keep an idle user in)', async (t) => {
+    const { sessions, clock, alice } = await setup(t);
+    const { token } = await sessions.createSession(alice, META);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(5 * MINUTE);
+      assert.notEqual(await sessions.validateSessionToken(token, { touch: false }), null);
+    }
+    clock.advance(5 * MINUTE + 1);
+    assert.equal(await sessions.validateSessionToken(token, { touch: false }), null, '30 minutes without real activity');
+  });
+});
