@@ -48,9 +48,9 @@ ${notice('error', view.error)}${notice('info', view.info)}
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="next" value="${view.next}">
 <label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}"${view.error ? html` aria-describedby="form-error"` : html``} autofocus>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}"${view.error ? html` aria-describedby="form-error"` : html``}${view.username ? html`` : html` autofocus`}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
 </form>`,
   );
