@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
 import { CsrfGuard } from './auth/csrf.js';
@@ -8,7 +8,7 @@ import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
 import { SignInThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { createLogger } from './log.js';
 import { authorize } from './pipeline/authorize.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
@@ -168,7 +168,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     // Bodies are streamed to the app untouched: no parser may read them.
     proxy.removeAllContentTypeParsers();
     proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
-    const guardAndForward = async function guardAndForward(request: FastifyRequest, reply: import('fastify').FastifyReply) {
+    async function guardAndForward(request: FastifyRequest, reply: FastifyReply) {
       const { scope } = request;
       const { raw: req } = request;
       // "/x/../_dashgate/login" canonicalises into the gateway's space: never proxy it.
@@ -193,7 +193,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         else request.log.warn({ code, requestId: scope.id, cause: (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : undefined }, 'upstream failure');
         writeErrorResponse(reply.raw, code, isScriptedRequest(req, scope), branding, scope.id);
       }
-    };
+    }
     proxy.all('/', guardAndForward);
     proxy.all('/*', guardAndForward);
   });
@@ -235,7 +235,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 }
 
 /** Fastify's own errors (body too large, bad JSON, unsupported type) mapped onto our codes. */
-function statusToCode(status: number | undefined): import('./errors.js').GatewayErrorCode {
+function statusToCode(status: number | undefined): GatewayErrorCode {
   if (status === 413) return 'PAYLOAD_TOO_LARGE';
   if (status === 404) return 'NOT_FOUND';
   if (status !== undefined && status >= 400 && status < 500) return 'BAD_REQUEST';
