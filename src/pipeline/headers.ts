@@ -93,9 +93,20 @@ export function filterResponseHeaders(headers: Record<string, string | string[] 
   return out;
 }
 
+/**
+ * Header names a `Connection` header asks to drop. Framing and routing headers are never among
+ * them: `Connection: content-length` would otherwise strip the body's length and let the body
+ * reach the app as a second, unjudged request (request smuggling).
+ */
+const NEVER_CONNECTION_SCOPED = new Set(['content-length', 'transfer-encoding', 'host']);
+
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
-  const tokens = joinValues(value).toLowerCase().split(',').map((t) => t.trim()).filter(Boolean);
+  const tokens = joinValues(value)
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '' && !NEVER_CONNECTION_SCOPED.has(t));
   return tokens.length > 0 ? new Set(tokens) : undefined;
 }
 

@@ -52,6 +52,7 @@ export function createForwarder(options: ForwarderOptions) {
     delete headers.expect;
     if (!upstreamKeepsAlive) headers.connection = 'close';
     const method = req.method ?? 'GET';
+    const hasBody = frameBody(req, headers);
     return new Promise<void>((resolve, reject) => {
       let answered = false;
       const upstreamReq = send({ host: base.hostname, port, method, path: basePath + target, headers, agent, setHost: false });
@@ -95,7 +96,6 @@ export function createForwarder(options: ForwarderOptions) {
       res.on('close', () => {
         if (!answered) upstreamReq.destroy();
       });
-      const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
       if (hasBody) req.pipe(upstreamReq);
       else upstreamReq.end();
     });
@@ -107,6 +107,29 @@ export function createForwarder(options: ForwarderOptions) {
       agent.destroy();
     },
   };
+}
+
+/**
+ * Sets the body framing of the upstream request from what Node's parser accepted, and says
+ * whether there is a body to stream. Never left to chance: node:http adds no chunked framing of
+ * its own to a GET, HEAD, DELETE or OPTIONS, so a body sent without a length on a keep-alive
+ * connection would be read by the app as the next request: a request smuggled past every check
+ * (`GET /` + `Transfer-Encoding: chunked` + a body holding "GET /admin … X-Forwarded-User: admin").
+ */
+function frameBody(req: IncomingMessage, headers: Record<string, string | string[]>): boolean {
+  delete headers['transfer-encoding'];
+  delete headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined) {
+    // Node has already decoded the client's chunks; they are re-chunked for the app.
+    headers['transfer-encoding'] = 'chunked';
+    return true;
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined) {
+    headers['content-length'] = length;
+    return length !== '0';
+  }
+  return false;
 }
 
 /**
