@@ -1,4 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { authorize } from '../pipeline/authorize.js';
@@ -31,6 +32,9 @@ export interface UpgradeDeps {
 export function createUpgradeHandler(deps: UpgradeDeps) {
   const base = new URL(deps.upstream);
   const basePath = base.pathname.replace(/\/+$/, '');
+  const secure = base.protocol === 'https:';
+  const send = secure ? httpsRequest : httpRequest;
+  const port = Number(base.port || (secure ? 443 : 80));
   const open = new Set<{ req: IncomingMessage; scope: RequestScope; end(): void }>();
   const recheck = setInterval(() => {
     for (const entry of open) {
@@ -58,7 +62,11 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
         const refusal = deps.describeRefusal(req, scope, decision.reason, true);
         return rejectUpgrade(socket, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: decision.reason });
       }
+      // An upgrade request has no body: a length here would leave the app waiting for bytes that never come.
+      if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
+      if (req.headers['transfer-encoding'] !== undefined) return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
       const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName: deps.cookieName });
+      delete headers['content-length'];
       headers.connection = 'Upgrade';
       headers.upgrade = req.headers.upgrade ?? 'websocket';
       joinUpstream(req, socket, head, scope, headers);
@@ -70,22 +78,33 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   }
 
   function joinUpstream(req: IncomingMessage, socket: Duplex, head: Buffer, scope: RequestScope, headers: Record<string, string | string[]>): void {
-    const upstreamReq = httpRequest({
+    const upstreamReq = send({
       host: base.hostname,
-      port: base.port || 80,
+      port,
       method: req.method,
       path: basePath + scope.wirePath + scope.query,
       headers,
       timeout: deps.connectTimeoutMs,
+      // A connection of its own: an upgrade socket is never returned to a pool.
+      agent: false,
     });
     upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upstream connect timeout')));
     upstreamReq.on('error', () => rejectUpgrade(socket, 502, { error: 'upstream_unavailable' }));
     upstreamReq.on('response', (res) => {
-      // The app declined the upgrade: relay its answer as it is.
-      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}`];
-      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      res.pipe(socket);
+      // The app declined the upgrade: pass on its status and (bounded) body, framed anew, then close.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size < 64 * 1024) chunks.push(chunk);
+        size += chunk.length;
+      });
+      res.on('error', () => socket.destroy());
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).subarray(0, 64 * 1024);
+        const type = typeof res.headers['content-type'] === 'string' ? res.headers['content-type'].replace(/[\r\n]/g, '') : 'text/plain';
+        socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${res.statusCode ?? 502} ${statusText(res.statusCode ?? 502)}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
+        upstreamReq.destroy();
+      });
     });
     upstreamReq.on('upgrade', (res, upstreamSocket, upstreamHead) => {
       upstreamReq.setTimeout(0);
@@ -126,11 +145,14 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   };
 }
 
+function statusText(status: number): string {
+  return STATUS_CODES[status] ?? 'Error';
+}
+
 function rejectUpgrade(socket: Duplex, status: number, body: object): void {
   if (!socket.writable) return void socket.destroy();
   const text = JSON.stringify(body);
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' }[status] ?? 'Error';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Dashgate: ${status === 401 ? 'login-required' : 'refused'}\r\nConnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Dashgate: ${status === 401 ? 'login-required' : 'refused'}\r\nConnection: close\r\n\r\n${text}`,
   );
 }

@@ -112,3 +112,43 @@ describe('an open WebSocket lives no longer than its session', () => {
     }
   });
 });
+
+describe('upgrades the app declines, and upgrades with a body', () => {
+  it('passes on a declined upgrade as one well-framed response, and the next upgrade is unaffected', { timeout: 20_000 }, async () => {
+    const upstream = await startRecordingUpstream((req, res) => {
+      res.writeHead(404, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
+      res.end(`no socket at ${req.url}`);
+    });
+    const gw = await startGateway(upstream.url);
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      const wsBase = gw.url.replace('http:', 'ws:');
+      for (const path of ['/a', '/b']) {
+        const result = await connect(`${wsBase}${path}`, { cookie });
+        assert.equal(result.kind, 'refused');
+        assert.equal((result as { status: number }).status, 404);
+        assert.equal((result as { body: string }).body, `no socket at ${path}`);
+      }
+      assert.deepEqual(upstream.requests.map((r) => r.url), ['/a', '/b'], 'each upgrade reached the app once, on its own connection');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+
+  it('refuses an upgrade that carries a body (it would desynchronise the app connection)', async () => {
+    const upstream = await startRecordingUpstream((_req, res) => res.end('x'));
+    const gw = await startGateway(upstream.url);
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      const result = await connect(`${gw.url.replace('http:', 'ws:')}/a`, { cookie, 'content-length': '30' });
+      assert.equal(result.kind === 'refused' && result.status, 400);
+      assert.equal(upstream.requests.length, 0);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
