@@ -20,7 +20,9 @@ export function safeNextPath(value: unknown, fallback = '/'): string {
   try {
     const resolved = new URL(value, 'http://dashgate.invalid');
     if (resolved.origin !== 'http://dashgate.invalid') return fallback;
-    return resolved.pathname + resolved.search + resolved.hash;
+    const path = resolved.pathname + resolved.search + resolved.hash;
+    // Dot segments can produce a "//" only after resolution: "/.//evil" resolves to "//evil".
+    return path.startsWith('//') || path.startsWith('/\\') ? fallback : path;
   } catch {
     return fallback;
   }

@@ -152,3 +152,29 @@ describe('cookies behind HTTPS', () => {
     }
   });
 });
+
+describe('already signed in', () => {
+  it('never redirects off-site from GET /login?next=… (regression: /.//evil resolved to //evil)', async () => {
+    const upstream = await startRecordingUpstream();
+    const gw = await startGateway(upstream.url);
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const page = await fetch(`${gw.url}/_dashgate/login`);
+      const res = await fetch(`${gw.url}/_dashgate/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...hiddenFields(await page.text()), username: 'alice', password: 'correct horse battery' }),
+      });
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      for (const next of ['/.//evil.example', '/..//evil.example', '/%2e//evil.example', '/a/..//evil.example']) {
+        const again = await fetch(`${gw.url}/_dashgate/login?next=${encodeURIComponent(next)}`, { redirect: 'manual', headers: { cookie } });
+        assert.equal(again.status, 303);
+        assert.equal(again.headers.get('location'), '/', next);
+      }
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});

@@ -17,6 +17,12 @@ describe('safeNextPath (open-redirect prevention)', () => {
     ];
     for (const attack of attacks) assert.equal(safeNextPath(attack), '/', attack);
   });
+  it('refuses paths that only become protocol-relative once dot segments are resolved (regression: open redirect)', () => {
+    for (const attack of ['/.//evil.example', '/..//evil.example', '/%2e//evil.example', '/a/..//evil.example', '/a/.././/evil.example']) {
+      assert.equal(safeNextPath(attack), '/', attack);
+    }
+    assert.equal(safeNextPath('/a/../b'), '/b', 'ordinary dot segments still work');
+  });
   it('refuses non-strings and over-long values', () => {
     assert.equal(safeNextPath(undefined), '/');
     assert.equal(safeNextPath(['/a']), '/');
