@@ -2,7 +2,7 @@ import { canonicalUsername } from './usernames.js';
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { SignInThrottle } from './throttle.js';
 import type { Store } from '../store/store.js';
-import type { User } from '../store/types.js';
+import type { User, UserWithCredentials } from '../store/types.js';
 
 export type SignInResult =
   | { ok: true; user: User }
@@ -20,6 +20,29 @@ export async function verifyCredentials(
 ): Promise<SignInResult> {
   const { store, throttle } = deps;
   const username = canonicalUsername(input.username).slice(0, 256);
+  const checked = await throttle.exclusive(username, input.ip, () => checkPassword(deps, username, input));
+  if (!checked.ok) return checked;
+  const user = checked.user;
+  if (user.passwordHash && needsRehash(user.passwordHash)) {
+    // Legacy (htpasswd bcrypt) or weaker hashes become argon2id at first successful sign-in.
+    try {
+      await store.users.setPasswordHash(user.id, await hashPassword(input.password));
+      await store.audit.record({ action: 'password.rehash', actor: user.username, target: user.username, ip: input.ip });
+    } catch (err) {
+      deps.onRehashError?.(err);
+    }
+  }
+  const { passwordHash: _omit, ...plain } = user;
+  return { ok: true, user: plain };
+}
+
+/** Throttle check, password verification and the throttle's bookkeeping: one attempt, run exclusively. */
+async function checkPassword(
+  deps: { store: Store; throttle: SignInThrottle },
+  username: string,
+  input: { password: string; ip: string },
+): Promise<{ ok: true; user: UserWithCredentials } | Exclude<SignInResult, { ok: true }>> {
+  const { store, throttle } = deps;
   const verdict = await throttle.check(username, input.ip);
   if (!verdict.allowed) {
     await store.audit.record({ action: 'login.throttled', actor: username, ip: input.ip });
@@ -34,15 +57,5 @@ export async function verifyCredentials(
     return { ok: false, reason: 'invalid' };
   }
   await throttle.recordSuccess(username);
-  if (user.passwordHash && needsRehash(user.passwordHash)) {
-    // Legacy (htpasswd bcrypt) or weaker hashes become argon2id at first successful sign-in.
-    try {
-      await store.users.setPasswordHash(user.id, await hashPassword(input.password));
-      await store.audit.record({ action: 'password.rehash', actor: user.username, target: user.username, ip: input.ip });
-    } catch (err) {
-      deps.onRehashError?.(err);
-    }
-  }
-  const { passwordHash: _omit, ...plain } = user;
-  return { ok: true, user: plain };
+  return { ok: true, user };
 }

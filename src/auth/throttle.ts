@@ -17,11 +17,22 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs
  * unknown usernames are counted exactly like real ones so the answer reveals nothing.
  */
 export class SignInThrottle {
+  private readonly locks = new KeyedMutex();
+
   constructor(
     private readonly store: Store,
     private readonly settings: ThrottleSettings,
     private readonly now: Clock,
   ) {}
+
+  /**
+   * Runs one sign-in attempt (check, verify, record) while no other attempt for the same account
+   * or address runs in this process. Without it, concurrent attempts all pass `check` before any
+   * failure is recorded: 40 parallel guesses got 11 checked where 3 were allowed.
+   */
+  exclusive<T>(username: string, ip: string, attempt: () => Promise<T>): Promise<T> {
+    return this.locks.run(this.keys(username, ip).map(([key]) => key), attempt);
+  }
 
   async check(username: string, ip: string): Promise<ThrottleVerdict> {
     const now = this.now();
@@ -54,5 +65,31 @@ export class SignInThrottle {
   private delayFor(failures: number, free: number): number {
     if (failures < free) return 0;
     return Math.min(this.settings.maxDelayMs, 1000 * 2 ** Math.min(30, failures - free));
+  }
+}
+
+/** Async mutual exclusion per key; keys are taken in sorted order so two holders never deadlock. */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
+    const releases: Array<() => void> = [];
+    for (const key of [...new Set(keys)].sort()) {
+      const previous = this.tails.get(key) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      const tail = previous.then(() => mine);
+      this.tails.set(key, tail);
+      await previous;
+      releases.push(() => {
+        release();
+        if (this.tails.get(key) === tail) this.tails.delete(key);
+      });
+    }
+    try {
+      return await work();
+    } finally {
+      for (const release of releases.reverse()) release();
+    }
   }
 }

@@ -178,3 +178,31 @@ describe('already signed in', () => {
     }
   });
 });
+
+describe('throttling under concurrency', () => {
+  it('checks no more passwords than allowed when guesses arrive all at once (regression: 11 of 40 got through with 3 allowed)', { timeout: 60_000 }, async () => {
+    const upstream = await startRecordingUpstream();
+    const fixed = Date.UTC(2026, 0, 1);
+    const gw = await startGateway(upstream.url, { throttle: { account_free_failures: 3 } }, { now: () => fixed });
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const page = await fetch(`${gw.url}/_dashgate/login`);
+      const fields = hiddenFields(await page.text());
+      const statuses = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          fetch(`${gw.url}/_dashgate/login`, {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ ...fields, username: 'alice', password: `wrong guess ${i}` }),
+          }).then((r) => r.status),
+        ),
+      );
+      assert.equal(statuses.filter((s) => s === 401).length, 3, 'exactly the free failures were checked');
+      assert.equal(statuses.filter((s) => s === 429).length, 37);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
