@@ -83,6 +83,14 @@ export function createForwarder(options: ForwarderOptions) {
         const status = upstreamRes.statusCode ?? 502;
         const responseHeaders = filterResponseHeaders(upstreamRes.headers);
         if (options.helperTag !== null && isInjectableHtml(method, status, responseHeaders)) {
+          if (method === 'HEAD') {
+            // The GET of this page is longer by the helper tag: the app's length would be wrong.
+            delete responseHeaders['content-length'];
+            res.writeHead(status, responseHeaders);
+            res.end();
+            upstreamRes.resume();
+            return resolve();
+          }
           sendWithHelper(res, status, responseHeaders, upstreamRes, options.helperTag, options.maxHtmlBytes).then(resolve, () => {
             res.destroy();
             resolve();

@@ -20,9 +20,9 @@ export function helperScriptTag(options: PageHelperOptions): Buffer {
   return Buffer.from(`<script ${attrs.join(' ')}></script>`, 'latin1');
 }
 
-/** Whether a response is an HTML page the helper can be put into. */
+/** Whether a response is an HTML page the helper can be put into (HEAD: whose GET would get it). */
 export function isInjectableHtml(method: string, status: number, headers: Record<string, string | string[]>): boolean {
-  if (method !== 'GET' || status !== 200) return false;
+  if ((method !== 'GET' && method !== 'HEAD') || status !== 200) return false;
   const type = headers['content-type'];
   if (typeof type !== 'string' || !/^\s*text\/html\b/i.test(type)) return false;
   const encoding = headers['content-encoding'];
@@ -30,13 +30,16 @@ export function isInjectableHtml(method: string, status: number, headers: Record
 }
 
 /**
- * Inserts `tag` before the first `</head>` (or `</body>`, or at the end). Works on bytes seen as
- * latin1 so the page's own encoding is never touched.
+ * Inserts `tag` right after the opening `<head>` tag (else before `</body>`, else at the end).
+ * After the opening tag rather than before `</head>`: a `</head>` inside one of the page's own
+ * inline scripts would otherwise receive the tag and end that script early. The tag is
+ * `defer`red, so it still runs after the page is parsed. Works on bytes seen as latin1 so the
+ * page's own encoding is never touched.
  */
 export function injectIntoHtml(page: Buffer, tag: Buffer): Buffer {
   const text = page.toString('latin1');
-  let at = text.search(/<\/head\s*>/i);
-  if (at === -1) at = text.search(/<\/body\s*>/i);
+  const head = /<head(?:\s[^>]*)?>/i.exec(text);
+  let at = head ? head.index + head[0].length : text.search(/<\/body\s*>/i);
   if (at === -1) at = page.length;
   return Buffer.concat([page.subarray(0, at), tag, page.subarray(at)]);
 }

@@ -86,3 +86,19 @@ describe('response header filtering', () => {
     assert.deepEqual(out, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/html' });
   });
 });
+
+describe('page helper injection', () => {
+  it('goes right after <head>, so a "</head>" inside an inline script is left alone', async () => {
+    const { injectIntoHtml } = await import('../../src/proxy/page-helper.js');
+    const page = Buffer.from('<html><head lang="x"><script>var s = "</head>";</script></head><body></body></html>');
+    const out = injectIntoHtml(page, Buffer.from('<script src="h.js"></script>')).toString();
+    assert.equal(out, '<html><head lang="x"><script src="h.js"></script><script>var s = "</head>";</script></head><body></body></html>');
+    assert.equal(injectIntoHtml(Buffer.from('<header>x</header><body>y</body>'), Buffer.from('T')).toString(), '<header>x</header><body>yT</body>', '<header> is not <head>');
+    assert.equal(injectIntoHtml(Buffer.from('plain'), Buffer.from('T')).toString(), 'plainT');
+  });
+  it('keeps bytes of non-ASCII pages intact', async () => {
+    const { injectIntoHtml } = await import('../../src/proxy/page-helper.js');
+    const page = Buffer.from('<head></head><body>Zoë — 日本</body>', 'utf8');
+    assert.equal(injectIntoHtml(page, Buffer.from('T')).toString('utf8'), '<head>T</head><body>Zoë — 日本</body>');
+  });
+});
