@@ -145,11 +145,13 @@ async function main(): Promise<void> {
   const add = spawnSync('node', ['bin/dashgate.js', 'users', 'add', 'bench', '--data-dir', dataDir, '--password-stdin'], { cwd: ROOT, input: PASSWORD, encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`users add failed: ${add.stderr}`);
 
-  console.log(`Dashgate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+  console.log(`Dashgate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, node ${process.version}, ${(await import('node:os')).cpus().length} cores, gunicorn -w 2 ${process.env.BENCH_GUNICORN_ARGS ?? ''}\n`);
 
   // The real Dash app.
   const dashPort = await findFreePort();
-  start(PYTHON, ['-m', 'gunicorn', '-w', '2', '-b', `127.0.0.1:${dashPort}`, '--chdir', 'test/fixtures/dash_app', '--log-level', 'warning', 'app:server']);
+  // BENCH_GUNICORN_ARGS="--threads 4" runs gthread workers, which keep connections alive.
+  const extra = (process.env.BENCH_GUNICORN_ARGS ?? '').split(' ').filter(Boolean);
+  start(PYTHON, ['-m', 'gunicorn', '-w', '2', ...extra, '-b', `127.0.0.1:${dashPort}`, '--chdir', 'test/fixtures/dash_app', '--log-level', 'warning', 'app:server']);
   const dashUrl = `http://127.0.0.1:${dashPort}`;
   await waitFor(`${dashUrl}/_dash-layout`);
   const dashGateway = await startGatewayProcess(dashUrl, dataDir);
