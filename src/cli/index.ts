@@ -46,9 +46,10 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
         throw new UsageError((err as Error).message);
       }
       const running = await startGateway(config, logger);
-      stopOnSignals(async () => {
+      // The app gets the signal the gateway got (Ctrl-C stays SIGINT), after the gateway stops taking requests.
+      stopOnSignals(async (signal) => {
         await running.stop();
-        await child.stop();
+        await child.stop(signal);
       }, logger);
     });
 

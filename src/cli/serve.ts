@@ -49,14 +49,14 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   };
 }
 
-/** Stops `stop` on SIGINT/SIGTERM, once; a second signal exits at once. */
-export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
+/** Runs `stop` with the signal received (SIGINT/SIGTERM), once; a second signal exits at once. */
+export function stopOnSignals(stop: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(130);
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    stop().then(
+    stop(signal).then(
       () => process.exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
