@@ -14,6 +14,7 @@
   var appName = script.getAttribute('data-app-name') || 'this app';
   var originalFetch = window.fetch.bind(window);
   var pendingSignIn = null;
+  var lastUsername = '';
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -87,7 +88,9 @@
       });
       document.body.appendChild(dialog);
       dialog.showModal();
-      user.focus();
+      // Usually the same person is signing in again: offer the name the badge showed.
+      user.value = lastUsername;
+      (lastUsername ? pass : user).focus();
     });
     return pendingSignIn;
   }
@@ -112,6 +115,7 @@
     if (badgePosition === 'off') return;
     sessionInfo().then(function (info) {
       if (!info.authenticated) return;
+      lastUsername = info.username;
       if (badge) badge.remove();
       var form = el('form', { method: 'post', action: prefix + '/logout' }, [
         el('input', { type: 'hidden', name: 'csrf', value: info.csrf }),
