@@ -211,6 +211,29 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     recheckMs: Math.max(1000, config.session.cache_ttl),
   });
   app.server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
+  // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own
+  // forms, or a signed-in user). Others get their 401/303 without being asked to upload first.
+  app.server.on('checkContinue', (req, res) => {
+    const invite = (() => {
+      try {
+        const scope = resolveScope(req);
+        if (scope.path === prefix || scope.path.startsWith(`${prefix}/`)) return Promise.resolve(true);
+        return identifyRaw(req, { touch: false }).then((identity) => authorize(identity, scope).allow);
+      } catch {
+        return Promise.resolve(false);
+      }
+    })();
+    invite.then(
+      (yes) => {
+        if (yes) res.writeContinue();
+        app.server.emit('request', req, res);
+      },
+      (err) => {
+        logger.error({ err }, 'expect-continue check failed');
+        app.server.emit('request', req, res);
+      },
+    );
+  });
 
   const sweep = setInterval(() => sessions.sweepExpired().catch((err) => logger.error({ err }, 'session sweep failed')), 10 * 60_000);
   sweep.unref();

@@ -74,3 +74,30 @@ describe('request smuggling through the gateway', () => {
     assert.equal(upstream.requests.length, before);
   });
 });
+
+describe('Expect: 100-continue', () => {
+  it('invites the body only from a signed-in caller; an anonymous one gets 401 without "100 Continue"', async () => {
+    const upstream = await startRecordingUpstream();
+    const gw = await startGateway(upstream.url);
+    try {
+      await createUser(gw.store, 'alice', 'correct horse battery');
+      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+      const url = new URL(gw.url);
+      const firstLine = (headers: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(url.port), url.hostname, () => socket.write(`POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n${headers}\r\n`));
+          socket.setEncoding('utf8');
+          socket.once('data', (chunk: string) => {
+            resolve(chunk.split('\r\n')[0]!);
+            socket.destroy();
+          });
+          socket.on('error', reject);
+        });
+      assert.equal(await firstLine(''), 'HTTP/1.1 401 Unauthorized');
+      assert.equal(await firstLine(`Cookie: ${cookie}\r\n`), 'HTTP/1.1 100 Continue');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
