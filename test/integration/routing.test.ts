@@ -122,3 +122,19 @@ describe('page helper opt-out', () => {
     }
   });
 });
+
+describe('branding', () => {
+  it('shows the configured app name and logo on the gateway pages, escaped', async () => {
+    const upstream = await startRecordingUpstream();
+    const gw = await startGateway(upstream.url, { branding: { app_name: 'Sales <dashboard>', logo_url: '/assets/logo.png?a=1&b="2"' } });
+    try {
+      const html = await (await fetch(`${gw.url}/_dashgate/login`)).text();
+      assert.match(html, /<title>Sign in · Sales &lt;dashboard&gt;<\/title>/);
+      assert.match(html, /<img class="logo" src="\/assets\/logo\.png\?a=1&amp;b=&quot;2&quot;" alt="" width="40" height="40">/);
+      assert.doesNotMatch(html, /<dashboard>/);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
