@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Logger } from 'pino';
 import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
 import { CsrfGuard } from './auth/csrf.js';
+import { IdentityTokenIssuer } from './auth/identity-jwt.js';
 import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
 import { SignInThrottle } from './auth/throttle.js';
@@ -12,7 +13,7 @@ import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { createLogger } from './log.js';
 import { authorize } from './pipeline/authorize.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
-import { createIdentifier } from './pipeline/identify.js';
+import { createIdentifier, type Identity } from './pipeline/identify.js';
 import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
 import { createScopeResolver, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
@@ -39,6 +40,7 @@ export interface Gateway {
   config: Config;
   store: Store;
   sessions: SessionManager;
+  identityTokens: IdentityTokenIssuer | null;
   /** Prints nothing: returns the one-time setup URL when no user exists yet, else null. */
   setupLinkIfNeeded(baseUrl: string): Promise<string | null>;
   close(): Promise<void>;
@@ -94,6 +96,19 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     now,
   );
 
+  const identityTokens = config.identity_jwt.enabled
+    ? await IdentityTokenIssuer.load(store, {
+        issuer: config.identity_jwt.issuer ?? config.server.public_url ?? 'dashgate',
+        audience: config.identity_jwt.audience,
+        ttlMs: config.identity_jwt.ttl,
+        now,
+      })
+    : null;
+  /** Step 6's last header: the signed identity, when enabled and someone is signed in. */
+  const signIdentity = async (identity: Identity, headers: Record<string, string | string[]>) => {
+    if (identityTokens && identity.kind === 'user') headers['x-dashgate-jwt'] = await identityTokens.tokenFor(identity.user, identity.session);
+  };
+
   const app = Fastify({
     loggerInstance: logger,
     // Per-request log lines would cost more than the proxying itself; failures are logged where they happen.
@@ -140,6 +155,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
     passwordPolicy: { minLength: config.password.min_length, maxLength: config.password.max_length },
     log: logger,
+    jwks: identityTokens ? () => identityTokens.jwks() : null,
   };
   await app.register(async function ownRoutes(own) {
     own.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -184,6 +200,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         return sendPage(reply, 403, renderMessagePage(branding, { title: 'No access', message: `Your account does not have access to this part of ${branding.appName}.` }));
       }
       const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, identityEncoding: config.page_helper.enabled && !isScriptedRequest(req, scope) });
+      await signIdentity(identity, headers);
       reply.hijack();
       try {
         await forwarder.forward({ req, res: reply.raw, target: scope.wirePath + scope.query, headers });
@@ -209,6 +226,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
     recheckMs: Math.max(1000, config.session.cache_ttl),
+    signIdentity,
   });
   app.server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own
@@ -237,12 +255,16 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   const sweep = setInterval(() => sessions.sweepExpired().catch((err) => logger.error({ err }, 'session sweep failed')), 10 * 60_000);
   sweep.unref();
+  // Key rotation by `dashgate keys rotate` (another process) reaches every instance within a minute.
+  const keyReload = setInterval(() => identityTokens?.reload().catch((err) => logger.error({ err }, 'identity key reload failed')), 60_000);
+  keyReload.unref();
 
   return {
     app,
     config,
     store,
     sessions,
+    identityTokens,
     async setupLinkIfNeeded(baseUrl: string) {
       if ((await store.users.count()) > 0) return null;
       const token = await createSetupToken(store, now);
@@ -250,6 +272,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     },
     async close() {
       clearInterval(sweep);
+      clearInterval(keyReload);
       websockets.close();
       await app.close();
       await forwarder.close();

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { rotateIdentityKeys } from '../auth/identity-jwt.js';
 import { createSetupToken } from '../auth/setup-link.js';
 import { createDemoUpstream } from '../demo/upstream.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -78,6 +79,19 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
         if ((await store.users.count()) > 0) throw new UsageError('users already exist; add more with "dashgate users add"');
         const token = await createSetupToken(store, Date.now);
         out(`${(config.server.public_url ?? flags.baseUrl).replace(/\/+$/, '')}${config.prefix}/setup?token=${token}`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  const keys = program.command('keys').description('signing keys of the identity JWT (X-Dashgate-Jwt)');
+  addStoreOptions(keys.command('rotate').description('start signing with a new key; the old one stays published for a day'))
+    .action(async (flags: CommonFlags) => {
+      const store = await openConfiguredStore(configFromFlags(flags));
+      try {
+        const kid = await rotateIdentityKeys(store, Date.now);
+        await store.audit.record({ action: 'keys.rotated', actor: 'cli', target: kid });
+        out(`new signing key ${kid}; running gateways switch to it within a minute`);
       } finally {
         await store.close();
       }

@@ -85,6 +85,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    identity_jwt: z
+      .object({
+        /** Send X-Dashgate-Jwt (a signed copy of the identity headers) to the app. */
+        enabled: z.boolean().default(true),
+        audience: z.string().min(1).default('dash-app'),
+        /** Defaults to server.public_url, else "dashgate". */
+        issuer: z.string().min(1).optional(),
+        ttl: duration('5m').refine((ms) => ms >= 30_000 && ms <= 300_000, 'must be between 30s and 5m (the token is re-issued well before it expires)'),
+      })
+      .strict()
+      .prefault({}),
     page_helper: z
       .object({
         enabled: z.boolean().default(true),

@@ -18,6 +18,8 @@ export interface UpgradeDeps {
   describeRefusal: ReturnType<typeof createOutcome>;
   expectedOrigin(scope: RequestScope): string;
   onError(err: unknown, scope?: RequestScope): void;
+  /** Adds the signed identity header, when enabled. */
+  signIdentity(identity: Identity, headers: Record<string, string | string[]>): Promise<void>;
   /** How often open sockets re-check their session (a revoked session closes its sockets). */
   recheckMs: number;
 }
@@ -67,6 +69,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       if (req.headers['transfer-encoding'] !== undefined) return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
       const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName: deps.cookieName });
       delete headers['content-length'];
+      await deps.signIdentity(identity, headers);
       headers.connection = 'Upgrade';
       headers.upgrade = req.headers.upgrade ?? 'websocket';
       joinUpstream(req, socket, head, scope, headers);

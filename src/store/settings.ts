@@ -10,6 +10,11 @@ export class SettingsRepository {
     return row?.value ?? null;
   }
 
+  /** Stores `value`, replacing any previous one. */
+  async set(key: string, value: string): Promise<void> {
+    await this.db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
   /** Stores `value` unless the key already has one; returns whichever value won (safe across instances). */
   async getOrInsert(key: string, value: string): Promise<string> {
     await this.db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();

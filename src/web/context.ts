@@ -28,6 +28,8 @@ export interface WebContext {
   identify(request: FastifyRequest): Promise<Identity>;
   /** The origin browsers must show in Origin for a form post to be accepted. */
   expectedOrigin(scope: RequestScope): string;
+  /** The JWKS document of the identity JWT, or null when the JWT is off. */
+  jwks: (() => object) | null;
   /** Called when a user's first admin account exists (the setup link is no longer needed). */
   onSetupComplete?: () => void;
 }

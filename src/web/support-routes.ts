@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../errors.js';
 import type { WebContext } from './context.js';
 
 const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
@@ -35,6 +36,12 @@ export function registerSupportRoutes(app: FastifyInstance, ctx: WebContext): vo
       expires_at: new Date(session.expiresAt).toISOString(),
       csrf: ctx.csrf.tokenForSession(session.id),
     });
+  });
+
+  app.get(`${ctx.prefix}/.well-known/jwks.json`, async function jwks(_request, reply) {
+    if (!ctx.jwks) throw new GatewayError('NOT_FOUND');
+    // Public keys only; short caching so a rotation is seen soon.
+    return reply.header('cache-control', 'public, max-age=300').send(ctx.jwks());
   });
 
   for (const [name, type] of Object.entries(STATIC_FILES)) {

@@ -129,6 +129,17 @@ describe('dashgate users (the real CLI in a child process)', () => {
     assert.equal(bad.code, 2);
   });
 
+  it('rotates the identity JWT signing key, keeping the old one published', async () => {
+    const run = dashgate(['keys', 'rotate', ...data()]);
+    assert.equal(run.code, 0, run.stderr);
+    const kid = /new signing key (\S+);/.exec(run.stdout)![1]!;
+    const again = dashgate(['keys', 'rotate', ...data()]);
+    const kid2 = /new signing key (\S+);/.exec(again.stdout)![1]!;
+    const keys = JSON.parse((await store.settings.get('identity_jwt_keys'))!) as Array<{ kid: string; retiredAt: number | null }>;
+    assert.deepEqual(keys.map((k) => k.kid), [kid, kid2]);
+    assert.deepEqual(keys.map((k) => k.retiredAt === null), [false, true]);
+  });
+
   it('removes a user', async () => {
     assert.equal(dashgate(['users', 'remove', 'frank', ...data()]).code, 0);
     assert.equal(await store.users.findByUsername('frank'), null);

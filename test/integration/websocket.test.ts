@@ -70,6 +70,7 @@ describe('WebSocket upgrades through the gateway', () => {
     const seen = upgrades.at(-1)!;
     assert.equal(seen['x-forwarded-user'], 'alice');
     assert.equal(seen['x-forwarded-groups'], 'analysts');
+    assert.match(String(seen['x-dashgate-jwt']), /^ey[\w-]+\.[\w-]+\.[\w-]+$/, 'the signed identity comes along');
     assert.equal(seen['remote_user'], undefined);
     assert.equal(seen.cookie, undefined);
   });
