@@ -30,8 +30,6 @@ export interface WebContext {
   expectedOrigin(scope: RequestScope): string;
   /** The JWKS document of the identity JWT, or null when the JWT is off. */
   jwks: (() => object) | null;
-  /** Called when a user's first admin account exists (the setup link is no longer needed). */
-  onSetupComplete?: () => void;
 }
 
 declare module 'fastify' {

@@ -53,7 +53,6 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     if (!(await ctx.store.invites.consume(invite.id, username, ctx.now()))) return sendPage(reply, 410, invalidLink());
     const user = await ctx.store.users.create({ username, email: email || null, passwordHash, isAdmin: true, groups: ['admins'] });
     await ctx.store.audit.record({ action: 'setup.admin_created', actor: username, target: username, ip: request.scope.clientIp });
-    ctx.onSetupComplete?.();
     await startSession(ctx, request, reply, user, 'password');
     return reply.redirect('/', 303);
   });
