@@ -11,6 +11,7 @@ import { ChildApp } from '../runner/child.js';
 import { findFreePort } from '../runner/free-port.js';
 import { startGateway, stopOnSignals } from './serve.js';
 import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
+import { registerGroupCommands } from './groups.js';
 import { registerUserCommands } from './users.js';
 
 /** Builds the `dashgate` command line. */
@@ -98,6 +99,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
     });
 
   registerUserCommands(program, out);
+  registerGroupCommands(program, out);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
 }

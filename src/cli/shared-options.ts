@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { Config, ConfigInput } from '../config/schema.js';
+import { canonicalUsername } from '../auth/usernames.js';
 import { UsageError } from '../errors.js';
 import { openStore, type Store } from '../store/store.js';
 
@@ -47,4 +48,22 @@ export function configFromFlags(flags: CommonFlags, extra: ConfigInput = {}): Co
 
 export async function openConfiguredStore(config: Config): Promise<Store> {
   return openStore({ url: config.database.url, dataDir: config.data_dir });
+}
+
+/** Opens the configured store for one command and always closes it. */
+export async function withStore(flags: CommonFlags, work: (store: Store, config: Config) => Promise<void>): Promise<void> {
+  const config = configFromFlags(flags);
+  const store = await openConfiguredStore(config);
+  try {
+    await work(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The user named on the command line, or a usage error. */
+export async function requireUser(store: Store, name: string) {
+  const user = await store.users.findByUsername(canonicalUsername(name));
+  if (!user) throw new UsageError(`no user "${canonicalUsername(name)}"`);
+  return user;
 }

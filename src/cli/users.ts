@@ -7,7 +7,8 @@ import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { readNewPassword } from './prompt.js';
-import { addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
+import { groupNameProblem } from '../store/groups.js';
+import { addStoreOptions, requireUser, withStore, type CommonFlags } from './shared-options.js';
 
 type Out = (line: string) => void;
 
@@ -163,22 +164,6 @@ async function parseJsonUsers(text: string, config: Config, allowWeak: boolean):
   return entries;
 }
 
-async function withStore(flags: CommonFlags, work: (store: Store, config: Config) => Promise<void>): Promise<void> {
-  const config = configFromFlags(flags);
-  const store = await openConfiguredStore(config);
-  try {
-    await work(store, config);
-  } finally {
-    await store.close();
-  }
-}
-
-async function requireUser(store: Store, name: string) {
-  const user = await store.users.findByUsername(canonicalUsername(name));
-  if (!user) throw new UsageError(`no user "${canonicalUsername(name)}"`);
-  return user;
-}
-
 /** The last active administrator cannot be disabled or removed: nobody could administer the gateway. */
 async function assertNotLastAdmin(store: Store, userId: string): Promise<void> {
   const admins = (await store.users.list()).filter((u) => u.isAdmin && u.status === 'active');
@@ -194,6 +179,12 @@ function policyOf(config: Config) {
   return { minLength: config.password.min_length, maxLength: config.password.max_length };
 }
 
+/** A comma-separated --groups value; every name must be usable in X-Forwarded-Groups. */
 function parseGroups(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+  const groups = (value ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+  for (const group of groups) {
+    const problem = groupNameProblem(group);
+    if (problem) throw new UsageError(problem);
+  }
+  return groups;
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { AuditRepository } from './audit.js';
 import { migrateToLatest, openDatabase, type Dialect } from './db.js';
+import { GroupRepository } from './groups.js';
 import { InviteRepository } from './invites.js';
 import type { Database } from './schema.js';
 import { SessionRepository } from './sessions.js';
@@ -14,6 +15,7 @@ export interface Store {
   readonly dialect: Dialect;
   readonly db: Kysely<Database>;
   readonly users: UserRepository;
+  readonly groups: GroupRepository;
   readonly sessions: SessionRepository;
   readonly invites: InviteRepository;
   readonly audit: AuditRepository;
@@ -48,6 +50,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     dialect: opened.dialect,
     db,
     users: new UserRepository(db, now),
+    groups: new GroupRepository(db, now),
     sessions: new SessionRepository(db),
     invites: new InviteRepository(db),
     audit: new AuditRepository(db, now),

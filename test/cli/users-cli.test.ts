@@ -140,6 +140,29 @@ describe('dashgate users (the real CLI in a child process)', () => {
     assert.deepEqual(keys.map((k) => k.retiredAt === null), [false, true]);
   });
 
+  it('manages groups: add, grant, members, revoke, list, remove; names must be header-safe', async () => {
+    assert.equal(dashgate(['groups', 'add', 'hr', ...data()]).code, 0);
+    const dup = dashgate(['groups', 'add', 'hr', ...data()]);
+    assert.equal(dup.code, 2);
+    assert.match(dup.stderr, /already exists/);
+    assert.match(dashgate(['groups', 'grant', 'hr', 'alice', 'carol', ...data()]).stdout, /alice: added to hr\ncarol: added to hr/);
+    assert.deepEqual(JSON.parse(dashgate(['groups', 'members', 'hr', '--json', ...data()]).stdout), ['alice', 'carol']);
+    assert.match(dashgate(['groups', 'revoke', 'hr', 'carol', ...data()]).stdout, /carol: removed from hr/);
+    assert.deepEqual((await store.users.findByUsername('alice'))!.groups.includes('hr'), true);
+    const list = JSON.parse(dashgate(['groups', 'list', '--json', ...data()]).stdout) as Array<{ name: string; members: number }>;
+    assert.deepEqual(list.find((g) => g.name === 'hr'), { name: 'hr', members: 1 });
+    for (const bad of ['a,b', 'two words', '-x', '']) {
+      const run = dashgate(['groups', 'add', bad, ...data()]);
+      assert.equal(run.code, 2, bad);
+    }
+    const badGroup = dashgate(['users', 'add', 'zed', '--groups', 'ok,not ok', '--password-stdin', ...data()], 'zed passphrase 1');
+    assert.equal(badGroup.code, 2);
+    assert.match(badGroup.stderr, /Group name "not ok"/);
+    assert.equal(dashgate(['groups', 'remove', 'admins', ...data()]).code, 2);
+    assert.equal(dashgate(['groups', 'remove', 'hr', ...data()]).code, 0);
+    assert.equal(dashgate(['groups', 'members', 'hr', ...data()]).code, 2);
+  });
+
   it('removes a user', async () => {
     assert.equal(dashgate(['users', 'remove', 'frank', ...data()]).code, 0);
     assert.equal(await store.users.findByUsername('frank'), null);

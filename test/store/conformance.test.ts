@@ -251,6 +251,34 @@ function defineStoreSuite(name: Dialect, open: (now: Clock) => Promise<Store>, c
       });
     });
 
+    describe('groups', () => {
+      it('creates, lists with member counts, adds and removes members, and deletes groups', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice', groups: ['finance'] });
+        const bob = await store.users.create({ username: 'bob' });
+        assert.equal(await store.groups.create('hr'), true);
+        assert.equal(await store.groups.create('hr'), false, 'a second create is a no-op');
+        assert.equal(await store.groups.addMember('hr', bob.id), true);
+        assert.equal(await store.groups.addMember('hr', bob.id), false, 'already a member');
+        assert.equal(await store.groups.addMember('ops', alice.id), true, 'a missing group is created');
+        assert.deepEqual(await store.groups.list(), [
+          { name: 'finance', members: 1, createdAt: T0 },
+          { name: 'hr', members: 1, createdAt: T0 },
+          { name: 'ops', members: 1, createdAt: T0 },
+        ]);
+        assert.deepEqual(await store.groups.members('hr'), ['bob']);
+        assert.equal(await store.groups.members('nope'), null);
+        assert.deepEqual((await store.users.findById(alice.id))!.groups, ['finance', 'ops']);
+        assert.equal(await store.groups.removeMember('ops', alice.id), true);
+        assert.equal(await store.groups.removeMember('ops', alice.id), false);
+        assert.equal(await store.groups.removeMember('nope', alice.id), false);
+        assert.equal(await store.groups.remove('finance'), true);
+        assert.equal(await store.groups.remove('finance'), false);
+        assert.deepEqual((await store.users.findById(alice.id))!.groups, [], 'memberships go with the group');
+        assert.deepEqual((await store.groups.list()).map((g) => [g.name, g.members]), [['hr', 1], ['ops', 0]]);
+      });
+    });
+
     describe('sessions', () => {
       it('inserts and finds a session with every field intact', async (t) => {
         const { store } = await fresh(t);
