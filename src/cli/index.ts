@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { rotateIdentityKeys } from '../auth/identity-jwt.js';
 import { createSetupToken } from '../auth/setup-link.js';
 import { createDemoUpstream } from '../demo/upstream.js';
+import type { Config } from '../config/schema.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ChildApp } from '../runner/child.js';
@@ -39,7 +40,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
       const port = await findFreePort();
       const config = configFromFlags(flags, { upstream: `http://127.0.0.1:${port}` });
       const logger = createLogger(config.log);
-      const child = new ChildApp({ command, port, logger, startTimeoutMs: Number(flags.startTimeout) * 1000 });
+      const child = new ChildApp({ command, port, logger, startTimeoutMs: Number(flags.startTimeout) * 1000, env: { ...process.env, ...helperEnvironment(config) } });
       logger.info({ command: command.join(' '), port }, 'starting the app');
       try {
         await child.start();
@@ -102,6 +103,20 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
   registerGroupCommands(program, out);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
+}
+
+/**
+ * Settings for the Python helper in the app that `dashgate run` starts: where to verify
+ * X-Dashgate-Jwt (the gateway's JWKS over loopback), the audience, issuer and route prefix.
+ */
+function helperEnvironment(config: Config): Record<string, string> {
+  const env: Record<string, string> = { DASHGATE_APP_PREFIX: config.prefix };
+  if (!config.identity_jwt.enabled || config.server.tls) return env;
+  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  env.DASHGATE_APP_JWKS_URL = `http://${host}:${config.server.port}${config.prefix}/.well-known/jwks.json`;
+  env.DASHGATE_APP_AUDIENCE = config.identity_jwt.audience;
+  env.DASHGATE_APP_ISSUER = config.identity_jwt.issuer ?? config.server.public_url ?? 'dashgate';
+  return env;
 }
 
 /** Runs the CLI; returns the exit code (2 for usage and configuration mistakes). */

@@ -48,6 +48,11 @@ describe('configuration', () => {
     assert.equal(config.page_helper.enabled, false);
     assert.equal(config.upstream, 'http://127.0.0.1:8050');
   });
+  it('leaves DASHGATE_APP_* to the app and still refuses other unknown DASHGATE_* settings', () => {
+    const config = loadConfig({ env: { DASHGATE_APP_JWKS_URL: 'http://x', DASHGATE_APP_AUDIENCE: 'a', DASHGATE_UPSTREAM: 'http://127.0.0.1:1' } });
+    assert.equal(config.upstream, 'http://127.0.0.1:1');
+    assert.throws(() => loadConfig({ env: { DASHGATE_UPSTRAEM: 'http://127.0.0.1:1' } }), (err: unknown) => err instanceof ConfigError && /upstraem: unknown setting/.test(err.problems.join()));
+  });
   it('names the file in YAML syntax errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dashgate-config-'));
     const file = join(dir, 'broken.yaml');

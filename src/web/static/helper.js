@@ -110,6 +110,20 @@
     });
   };
 
+  /* dashgate.create_logout_button() in the app renders <form data-dashgate-logout method=get>:
+   * without this script it leads to the confirm page; with it, one click signs out. */
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-dashgate-logout')) return;
+    event.preventDefault();
+    sessionInfo().then(function (info) {
+      if (!info.authenticated) { location.href = prefix + '/login'; return; }
+      var post = el('form', { method: 'post', action: prefix + '/logout' }, [el('input', { type: 'hidden', name: 'csrf', value: info.csrf })]);
+      document.body.appendChild(post);
+      post.submit();
+    }).catch(function () { form.submit(); });
+  }, true);
+
   var badge = null;
   function refreshBadge() {
     if (badgePosition === 'off') return;
