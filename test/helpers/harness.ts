@@ -129,3 +129,30 @@ export function rawRequest(baseUrl: string, target: string, options: { method?: 
     req.end(options.body);
   });
 }
+
+export const ALICE_PASSWORD = 'correct horse battery';
+
+export interface SignedInGateway {
+  upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  gw: TestGateway;
+  /** alice's session cookie pair. */
+  cookie: string;
+  close(): Promise<void>;
+}
+
+/** The setup most tests share: a recording upstream, a gateway in front of it, and alice signed in. */
+export async function startSignedIn(options: { handler?: RequestListener; config?: ConfigInput; now?: Clock } = {}): Promise<SignedInGateway> {
+  const upstream = await startRecordingUpstream(options.handler);
+  const gw = await startGateway(upstream.url, options.config ?? {}, options.now ? { now: options.now } : {});
+  await createUser(gw.store, 'alice', ALICE_PASSWORD);
+  const cookie = await signIn(gw.url, 'alice', ALICE_PASSWORD);
+  return {
+    upstream,
+    gw,
+    cookie,
+    async close() {
+      await gw.close();
+      await upstream.close();
+    },
+  };
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { rotateIdentityKeys } from '../../src/auth/identity-jwt.js';
-import { createUser, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+import { createUser, signIn, startGateway, startRecordingUpstream, type TestGateway, startSignedIn } from '../helpers/harness.js';
 
 describe('signed identity: X-Dashgate-Jwt and the JWKS', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
@@ -98,17 +98,13 @@ describe('signed identity: X-Dashgate-Jwt and the JWKS', () => {
 
 describe('identity JWT switched off', () => {
   it('sends no X-Dashgate-Jwt and has no JWKS', async () => {
-    const upstream = await startRecordingUpstream();
-    const gw = await startGateway(upstream.url, { identity_jwt: { enabled: false } });
+    const { upstream, gw, cookie, close } = await startSignedIn({ config: { identity_jwt: { enabled: false } } });
     try {
-      await createUser(gw.store, 'alice', 'correct horse battery');
-      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
       await fetch(`${gw.url}/x`, { headers: { cookie } });
       assert.equal(upstream.requests.at(-1)!.headers['x-dashgate-jwt'], undefined);
       assert.equal((await fetch(`${gw.url}/_dashgate/.well-known/jwks.json`)).status, 404);
     } finally {
-      await gw.close();
-      await upstream.close();
+      await close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, rawRequest, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+import { rawRequest, startGateway, startRecordingUpstream, type TestGateway, startSignedIn } from '../helpers/harness.js';
 
 describe('routing: own routes, canonical paths and the page helper', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
@@ -8,23 +8,19 @@ describe('routing: own routes, canonical paths and the page helper', () => {
   let cookie: string;
   const PAGE = '<!doctype html><html><head><title>Dash</title></head><body><div id="react-entry-point"></div></body></html>';
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    upstream = await startRecordingUpstream((req, res) => {
+    ({ upstream, gw, cookie, close } = await startSignedIn({ handler: (req, res) => {
       if (req.url === '/page') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(PAGE) });
         return res.end(PAGE);
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ url: req.url }));
-    });
-    gw = await startGateway(upstream.url);
-    await createUser(gw.store, 'alice', 'correct horse battery');
-    cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+    } }));
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => close());
 
   it('never proxies a path that canonicalises into the gateway prefix', async () => {
     const before = upstream.requests.length;
@@ -86,20 +82,16 @@ describe('routing: own routes, canonical paths and the page helper', () => {
 describe('page helper on large pages', () => {
   it('streams a page larger than page_helper.max_html_bytes untouched and complete', async () => {
     const big = `<html><head></head><body>${'<p>row</p>'.repeat(2000)}</body></html>`;
-    const upstream = await startRecordingUpstream((_req, res) => {
+    const { gw, cookie, close } = await startSignedIn({ handler: (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       // Chunked, in pieces: the gateway learns the size only while reading.
       for (let i = 0; i < big.length; i += 1000) res.write(big.slice(i, i + 1000));
       res.end();
-    });
-    const gw = await startGateway(upstream.url, { page_helper: { max_html_bytes: 4096 } });
+    }, config: { page_helper: { max_html_bytes: 4096 } } });
     try {
-      await createUser(gw.store, 'alice', 'correct horse battery');
-      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
       assert.equal(await (await fetch(`${gw.url}/`, { headers: { cookie } })).text(), big);
     } finally {
-      await gw.close();
-      await upstream.close();
+      await close();
     }
   });
 });
@@ -107,18 +99,14 @@ describe('page helper on large pages', () => {
 describe('page helper opt-out', () => {
   it('does not touch pages when page_helper.enabled is false', async () => {
     const page = '<html><head></head><body>x</body></html>';
-    const upstream = await startRecordingUpstream((_req, res) => {
+    const { gw, cookie, close } = await startSignedIn({ handler: (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(page);
-    });
-    const gw = await startGateway(upstream.url, { page_helper: { enabled: false } });
+    }, config: { page_helper: { enabled: false } } });
     try {
-      await createUser(gw.store, 'alice', 'correct horse battery');
-      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
       assert.equal(await (await fetch(`${gw.url}/`, { headers: { cookie } })).text(), page);
     } finally {
-      await gw.close();
-      await upstream.close();
+      await close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createUser, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+import { type TestGateway, startSignedIn } from '../helpers/harness.js';
 
 /**
  * Proves streaming by making buffering impossible: each side waits for the other to have seen
@@ -11,13 +11,14 @@ import { createUser, signIn, startGateway, startRecordingUpstream, type TestGate
 describe('streaming through the gateway', () => {
   let releaseResponse: () => void = () => {};
   let firstRequestChunk: (chunk: string) => void = () => {};
-  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
   let gw: TestGateway;
   let cookie: string;
   const CHUNK = 'x'.repeat(256 * 1024);
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    upstream = await startRecordingUpstream((req, res) => {
+    ({ gw, cookie, close } = await startSignedIn({ handler: (req, res) => {
       if (req.url === '/download') {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         res.write(CHUNK);
@@ -38,15 +39,9 @@ describe('streaming through the gateway', () => {
         return;
       }
       res.end('ok');
-    });
-    gw = await startGateway(upstream.url);
-    await createUser(gw.store, 'alice', 'correct horse battery');
-    cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+    } }));
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => close());
 
   it('passes the first part of a large response before the app has finished it', { timeout: 20_000 }, async () => {
     const res = await fetch(`${gw.url}/download`, { headers: { cookie } });
@@ -92,11 +87,8 @@ describe('streaming through the gateway', () => {
 
 describe('request bodies of any size and type reach the app untouched', () => {
   it('forwards a 2 MiB body with Content-Length, JSON and form bodies byte for byte', async () => {
-    const upstream = await startRecordingUpstream();
-    const gw = await startGateway(upstream.url);
+    const { upstream, gw, cookie, close } = await startSignedIn();
     try {
-      await createUser(gw.store, 'alice', 'correct horse battery');
-      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
       const big = 'y'.repeat(2 * 1024 * 1024);
       for (const [type, body] of [
         ['application/octet-stream', big],
@@ -111,8 +103,7 @@ describe('request bodies of any size and type reach the app untouched', () => {
         assert.equal(seen.headers['content-type'], type);
       }
     } finally {
-      await gw.close();
-      await upstream.close();
+      await close();
     }
   });
 });

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { canonicalizeTarget } from '../../src/pipeline/canonical-path.js';
 import { GatewayError } from '../../src/errors.js';
-import { createUser, rawRequest, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+import { rawRequest, startRecordingUpstream, startSignedIn, type TestGateway } from '../helpers/harness.js';
 
 /**
  * Property: for any request target built from the pieces path-confusion attacks are made of, the
@@ -34,16 +34,12 @@ describe('property: the app and the rule engine never disagree about the path', 
   let gw: TestGateway;
   let cookie: string;
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    upstream = await startRecordingUpstream();
-    gw = await startGateway(upstream.url);
-    await createUser(gw.store, 'alice', 'correct horse battery');
-    cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+    ({ upstream, gw, cookie, close } = await startSignedIn());
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => close());
 
   it('the canonical form is a fixed point: the app cannot normalise it into something else', () => {
     fc.assert(

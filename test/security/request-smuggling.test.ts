@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createUser, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+import { startRecordingUpstream, type TestGateway, startSignedIn } from '../helpers/harness.js';
 
 /**
  * Regression: a signed-in user could smuggle a second request to the app inside the body of a
@@ -15,16 +15,12 @@ describe('request smuggling through the gateway', () => {
   let gw: TestGateway;
   let cookie: string;
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    upstream = await startRecordingUpstream();
-    gw = await startGateway(upstream.url);
-    await createUser(gw.store, 'alice', 'correct horse battery');
-    cookie = await signIn(gw.url, 'alice', 'correct horse battery');
+    ({ upstream, gw, cookie, close } = await startSignedIn());
   });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  after(() => close());
 
   /**
    * Sends raw bytes and resolves with everything the gateway answered before closing (every
@@ -81,11 +77,8 @@ describe('request smuggling through the gateway', () => {
 
 describe('Expect: 100-continue', () => {
   it('invites the body only from a signed-in caller; an anonymous one gets 401 without "100 Continue"', async () => {
-    const upstream = await startRecordingUpstream();
-    const gw = await startGateway(upstream.url);
+    const { gw, cookie, close } = await startSignedIn();
     try {
-      await createUser(gw.store, 'alice', 'correct horse battery');
-      const cookie = await signIn(gw.url, 'alice', 'correct horse battery');
       const url = new URL(gw.url);
       const firstLine = (headers: string) =>
         new Promise<string>((resolve, reject) => {
@@ -100,8 +93,7 @@ describe('Expect: 100-continue', () => {
       assert.equal(await firstLine(''), 'HTTP/1.1 401 Unauthorized');
       assert.equal(await firstLine(`Cookie: ${cookie}\r\n`), 'HTTP/1.1 100 Continue');
     } finally {
-      await gw.close();
-      await upstream.close();
+      await close();
     }
   });
 });

@@ -14,21 +14,14 @@ import pg from 'pg';
 import type { Dialect } from '../../src/store/db.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import type { Clock, Invite, SessionRecord } from '../../src/store/types.js';
+import { testClock as makeTestClock } from '../helpers/clock.js';
 
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** A clock that moves only when a test moves it. */
-function testClock(start = T0): { now: Clock; set(ms: number): void; advance(ms: number): void } {
-  let t = start;
-  return {
-    now: () => t,
-    set: (ms) => void (t = ms),
-    advance: (ms) => void (t += ms),
-  };
-}
+const testClock = (start = T0) => makeTestClock(start);
 
 let sessionSeq = 0;
 function sessionRecord(userId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {

@@ -11,7 +11,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { SessionManager, type SessionSettings } from '../../src/auth/sessions.js';
 import { hashSecret } from '../../src/auth/tokens.js';
 import { openStore, type Store } from '../../src/store/store.js';
-import type { Clock, User } from '../../src/store/types.js';
+import type { User } from '../../src/store/types.js';
+import { testClock as makeTestClock } from '../helpers/clock.js';
 
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 const SECOND = 1000;
@@ -28,15 +29,7 @@ const SETTINGS: SessionSettings = {
 const TOKEN_SHAPE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const META = { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (test)', authMethod: 'password' };
 
-/** A clock that moves only when a test moves it. */
-function testClock(start = T0): { now: Clock; set(ms: number): void; advance(ms: number): void } {
-  let t = start;
-  return {
-    now: () => t,
-    set: (ms) => void (t = ms),
-    advance: (ms) => void (t += ms),
-  };
-}
+const testClock = (start = T0) => makeTestClock(start);
 
 interface Fixture {
   store: Store;
