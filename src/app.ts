@@ -15,7 +15,7 @@ import { authorize } from './pipeline/authorize.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
 import { createIdentifier, type Identity } from './pipeline/identify.js';
 import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
-import { createScopeResolver, type RequestScope } from './pipeline/scope.js';
+import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
 import { helperScriptTag } from './proxy/page-helper.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
@@ -187,8 +187,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     async function guardAndForward(request: FastifyRequest, reply: FastifyReply) {
       const { scope } = request;
       const { raw: req } = request;
-      // "/x/../_dashgate/login" canonicalises into the gateway's space: never proxy it.
-      if (scope.path === prefix || scope.path.startsWith(`${prefix}/`)) throw new GatewayError('NOT_FOUND');
+      if (isOwnPath(scope.path, prefix)) throw new GatewayError('NOT_FOUND');
       const identity = await identifyRaw(req);
       const decision = authorize(identity, scope);
       if (!decision.allow) {
@@ -235,7 +234,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     const invite = (() => {
       try {
         const scope = resolveScope(req);
-        if (scope.path === prefix || scope.path.startsWith(`${prefix}/`)) return Promise.resolve(true);
+        if (isOwnPath(scope.path, prefix)) return Promise.resolve(true);
         return identifyRaw(req, { touch: false }).then((identity) => authorize(identity, scope).allow);
       } catch {
         return Promise.resolve(false);

@@ -16,6 +16,14 @@ export interface RequestScope extends CanonicalTarget {
   host: string;
 }
 
+/**
+ * Whether a canonical path lies in the gateway's own space (`/_dashgate` and below). Such paths
+ * are never proxied, including ones that only canonicalise into it ("/x/../_dashgate/login").
+ */
+export function isOwnPath(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
 /** Step 1 of the pipeline: request id, client address, canonical path. Throws BAD_PATH. */
 export function createScopeResolver(options: { trustedProxies: readonly string[] }) {
   const trusted = buildBlockList(options.trustedProxies);

@@ -6,7 +6,7 @@ import { authorize } from '../pipeline/authorize.js';
 import { buildUpstreamHeaders } from '../pipeline/headers.js';
 import type { Identity } from '../pipeline/identify.js';
 import type { createOutcome } from '../pipeline/outcome.js';
-import type { RequestScope } from '../pipeline/scope.js';
+import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
 export interface UpgradeDeps {
   upstream: string;
@@ -55,7 +55,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     let scope: RequestScope | undefined;
     try {
       scope = deps.resolveScope(req);
-      if (scope.path === deps.prefix || scope.path.startsWith(`${deps.prefix}/`)) return rejectUpgrade(socket, 404, { error: 'not_found' });
+      if (isOwnPath(scope.path, deps.prefix)) return rejectUpgrade(socket, 404, { error: 'not_found' });
       const origin = req.headers.origin;
       if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return rejectUpgrade(socket, 403, { error: 'cross_origin_websocket' });
       const identity = await deps.identify(req);
