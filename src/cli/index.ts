@@ -13,6 +13,7 @@ import { findFreePort } from '../runner/free-port.js';
 import { startGateway, stopOnSignals } from './serve.js';
 import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
 import { registerGroupCommands } from './groups.js';
+import { registerTokenCommands } from './tokens.js';
 import { registerUserCommands } from './users.js';
 
 /** Builds the `dashgate` command line. */
@@ -101,6 +102,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
 
   registerUserCommands(program, out);
   registerGroupCommands(program, out);
+  registerTokenCommands(program, out);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
 }

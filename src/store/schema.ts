@@ -36,6 +36,17 @@ export interface SessionRow {
   auth_method: string;
 }
 
+export interface ApiTokenRow {
+  id: string;
+  secret_hash: string;
+  user_id: string;
+  name: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  created_by: string | null;
+}
+
 export interface InviteRow {
   id: string;
   token_hash: string;
@@ -77,6 +88,7 @@ export interface Database {
   groups: GroupRow;
   user_groups: UserGroupRow;
   sessions: SessionRow;
+  api_tokens: ApiTokenRow;
   invites: InviteRow;
   audit_log: AuditRow;
   settings: SettingRow;

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { ApiTokenRepository } from './api-tokens.js';
 import { AuditRepository } from './audit.js';
 import { migrateToLatest, openDatabase, type Dialect } from './db.js';
 import { GroupRepository } from './groups.js';
@@ -17,6 +18,7 @@ export interface Store {
   readonly users: UserRepository;
   readonly groups: GroupRepository;
   readonly sessions: SessionRepository;
+  readonly apiTokens: ApiTokenRepository;
   readonly invites: InviteRepository;
   readonly audit: AuditRepository;
   readonly throttle: ThrottleRepository;
@@ -52,6 +54,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     users: new UserRepository(db, now),
     groups: new GroupRepository(db, now),
     sessions: new SessionRepository(db),
+    apiTokens: new ApiTokenRepository(db),
     invites: new InviteRepository(db),
     audit: new AuditRepository(db, now),
     throttle: new ThrottleRepository(db),

@@ -38,6 +38,21 @@ export interface SessionRecord {
   authMethod: string;
 }
 
+/** A personal API token as stored: the SHA-256 of its secret, never the secret. */
+export interface ApiTokenRecord {
+  id: string;
+  secretHash: string;
+  userId: string;
+  name: string;
+  createdAt: number;
+  /** null: never expires. */
+  expiresAt: number | null;
+  /** null: never used. Written at most once per touch interval, so it may lag a little. */
+  lastUsedAt: number | null;
+  /** Who created it (a username, or "cli"). */
+  createdBy: string | null;
+}
+
 export interface Invite {
   id: string;
   tokenHash: string;

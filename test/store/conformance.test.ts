@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Dialect } from '../../src/store/db.js';
 import { openStore, type Store } from '../../src/store/store.js';
-import type { Clock, Invite, SessionRecord } from '../../src/store/types.js';
+import type { ApiTokenRecord, Clock, Invite, SessionRecord } from '../../src/store/types.js';
 import { testClock as makeTestClock } from '../helpers/clock.js';
 
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -36,6 +36,22 @@ function sessionRecord(userId: string, overrides: Partial<SessionRecord> = {}): 
     ip: '203.0.113.7',
     userAgent: 'Mozilla/5.0 (test)',
     authMethod: 'password',
+    ...overrides,
+  };
+}
+
+let apiTokenSeq = 0;
+function apiTokenRecord(userId: string, overrides: Partial<ApiTokenRecord> = {}): ApiTokenRecord {
+  apiTokenSeq += 1;
+  return {
+    id: `token-${apiTokenSeq}`,
+    secretHash: randomBytes(32).toString('hex'),
+    userId,
+    name: `script ${apiTokenSeq}`,
+    createdAt: T0,
+    expiresAt: T0 + 90 * 24 * HOUR,
+    lastUsedAt: null,
+    createdBy: 'cli',
     ...overrides,
   };
 }
@@ -376,6 +392,96 @@ function defineStoreSuite(name: Dialect, open: (now: Clock) => Promise<Store>, c
       });
     });
 
+    describe('api tokens', () => {
+      it('inserts and finds a token with every field intact, including the nulls', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        const full = apiTokenRecord(alice.id, { createdAt: T0 + 1, expiresAt: T0 + 2, lastUsedAt: T0 + 3, createdBy: 'root' });
+        const bare = apiTokenRecord(alice.id, { expiresAt: null, lastUsedAt: null, createdBy: null, name: 'nightly export – ünïcode' });
+        await store.apiTokens.insert(full);
+        await store.apiTokens.insert(bare);
+        assert.deepEqual(await store.apiTokens.findById(full.id), full);
+        assert.deepEqual(await store.apiTokens.findById(bare.id), bare);
+        assert.equal(await store.apiTokens.findById('no-such-token'), null);
+      });
+
+      it('refuses a token for a user that does not exist, and a duplicate id', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        await assert.rejects(store.apiTokens.insert(apiTokenRecord('no-such-user')));
+        const record = apiTokenRecord(alice.id);
+        await store.apiTokens.insert(record);
+        await assert.rejects(store.apiTokens.insert({ ...record, secretHash: 'f'.repeat(64) }));
+        assert.deepEqual(await store.apiTokens.findById(record.id), record, 'the first token is kept as it was');
+      });
+
+      it('lists one user’s tokens newest first, and everyone’s by username with the username attached', async (t) => {
+        const { store } = await fresh(t);
+        const carol = await store.users.create({ username: 'carol' });
+        const alice = await store.users.create({ username: 'alice' });
+        const bob = await store.users.create({ username: 'bob' });
+        const aliceOld = apiTokenRecord(alice.id, { createdAt: T0 + 1 * MINUTE });
+        const aliceNew = apiTokenRecord(alice.id, { createdAt: T0 + 9 * MINUTE });
+        const aliceMid = apiTokenRecord(alice.id, { createdAt: T0 + 5 * MINUTE });
+        const carols = apiTokenRecord(carol.id, { createdAt: T0 });
+        for (const r of [aliceOld, carols, aliceNew, aliceMid]) await store.apiTokens.insert(r);
+
+        assert.deepEqual(await store.apiTokens.listForUser(alice.id), [aliceNew, aliceMid, aliceOld]);
+        assert.deepEqual(await store.apiTokens.listForUser(bob.id), []);
+        assert.deepEqual(await store.apiTokens.listForUser('nobody'), []);
+        assert.deepEqual(await store.apiTokens.listAll(), [
+          { ...aliceNew, username: 'alice' },
+          { ...aliceMid, username: 'alice' },
+          { ...aliceOld, username: 'alice' },
+          { ...carols, username: 'carol' },
+        ]);
+      });
+
+      it('touches only last_used_at of the one token, and never moves it back', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        const a = apiTokenRecord(alice.id);
+        const b = apiTokenRecord(alice.id);
+        await store.apiTokens.insert(a);
+        await store.apiTokens.insert(b);
+        await store.apiTokens.touch(a.id, T0 + 7 * MINUTE);
+        assert.deepEqual(await store.apiTokens.findById(a.id), { ...a, lastUsedAt: T0 + 7 * MINUTE });
+        assert.deepEqual(await store.apiTokens.findById(b.id), b);
+        // Another instance's older write arriving late must not undo a newer one.
+        await store.apiTokens.touch(a.id, T0 + 3 * MINUTE);
+        assert.equal((await store.apiTokens.findById(a.id))?.lastUsedAt, T0 + 7 * MINUTE);
+        await store.apiTokens.touch(a.id, T0 + 8 * MINUTE);
+        assert.equal((await store.apiTokens.findById(a.id))?.lastUsedAt, T0 + 8 * MINUTE);
+        await store.apiTokens.touch('no-such-token', T0);
+      });
+
+      it('deletes one token and says whether it existed', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        const a = apiTokenRecord(alice.id);
+        const b = apiTokenRecord(alice.id);
+        await store.apiTokens.insert(a);
+        await store.apiTokens.insert(b);
+        assert.equal(await store.apiTokens.delete(a.id), true);
+        assert.equal(await store.apiTokens.findById(a.id), null);
+        assert.equal(await store.apiTokens.delete(a.id), false);
+        assert.deepEqual(await store.apiTokens.listForUser(alice.id), [b]);
+      });
+
+      it('removing a user removes their tokens, and only theirs', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        const bob = await store.users.create({ username: 'bob' });
+        const alices = apiTokenRecord(alice.id);
+        const bobs = apiTokenRecord(bob.id);
+        await store.apiTokens.insert(alices);
+        await store.apiTokens.insert(bobs);
+        assert.equal(await store.users.remove(alice.id), true);
+        assert.equal(await store.apiTokens.findById(alices.id), null);
+        assert.deepEqual(await store.apiTokens.listAll(), [{ ...bobs, username: 'bob' }]);
+      });
+    });
+
     describe('invites', () => {
       it('inserts and finds an invite, unused', async (t) => {
         const { store } = await fresh(t);
@@ -618,6 +724,29 @@ describe('migrations are idempotent', () => {
     assert.deepEqual(await second.users.findById(alice.id), alice);
     assert.equal(await migrationCount(second), migrations, 'no migration ran twice');
   });
+
+  // A database made by a version without API tokens: 0002 applies on the next start, data stays.
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    it(`upgrades a ${dialect} database made before 0002_api_tokens`, async (t) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'dashgate-upgrade-'));
+      const schema = `dg_test_${runId}_upgrade`;
+      t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+      if (dialect === 'postgres') t.after(() => dropSchemas([schema]));
+      const open = () => (dialect === 'sqlite' ? openStore({ dataDir, now: () => T0 }) : openStore({ url: POSTGRES_URL, dataDir, schema, now: () => T0 }));
+      const first = await open();
+      const alice = await first.users.create({ username: 'alice' });
+      await sql`drop table api_tokens`.execute(first.db);
+      await sql`delete from kysely_migration where name = '0002_api_tokens'`.execute(first.db);
+      await first.close();
+
+      const second = await open();
+      t.after(() => second.close());
+      assert.deepEqual(await second.users.findById(alice.id), alice);
+      const record = apiTokenRecord(alice.id);
+      await second.apiTokens.insert(record);
+      assert.deepEqual(await second.apiTokens.findById(record.id), record);
+    });
+  }
 
   it(
     'opens a fresh PostgreSQL schema while another schema already holds Dashgate tables',
