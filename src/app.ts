@@ -11,9 +11,10 @@ import { SignInThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { createLogger } from './log.js';
-import { authorize } from './pipeline/authorize.js';
+import { ApiTokenManager } from './auth/api-tokens.js';
+import { createAuthorizer } from './pipeline/authorize.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
-import { createIdentifier, type Identity } from './pipeline/identify.js';
+import { createIdentifier, createSessionIdentifier, userOf, type Identity } from './pipeline/identify.js';
 import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
@@ -106,7 +107,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     : null;
   /** Step 6's last header: the signed identity, when enabled and someone is signed in. */
   const signIdentity = async (identity: Identity, headers: Record<string, string | string[]>) => {
-    if (identityTokens && identity.kind === 'user') headers['x-dashgate-jwt'] = await identityTokens.tokenFor(identity.user, identity.session);
+    if (!identityTokens) return;
+    if (identity.kind === 'user') headers['x-dashgate-jwt'] = await identityTokens.tokenFor(identity.user, identity.session);
+    else if (identity.kind === 'credential') headers['x-dashgate-jwt'] = await identityTokens.tokenFor(identity.user, { id: identity.credentialId, authMethod: identity.method });
   };
 
   const app = Fastify({
@@ -143,14 +146,19 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     request.scope = resolveScope(request.raw);
   });
 
-  // Step 3 – identify (shared by own routes, the proxy and WebSocket upgrades).
-  const identifyRaw = createIdentifier(sessions, cookieName);
-  const identify = (request: FastifyRequest) => identifyRaw(request.raw);
+  // Step 3 – identify: own routes know only the session cookie; proxied requests and upgrades
+  // also accept API tokens, and HTTP Basic where their rule allows it.
+  const identifySession = createSessionIdentifier(sessions, cookieName);
+  const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => logger.error({ err }, 'api token store write failed'));
+  const identify = createIdentifier(sessions, cookieName, { store, throttle, apiTokens, basicCacheMs: config.session.cache_ttl, now });
+  // Step 4 – authorize.
+  const authorizer = createAuthorizer(config);
   const describeRefusal = createOutcome({ prefix });
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, throttle, cookie, cookieName, now, identify, expectedOrigin,
+    prefix, branding, store, sessions, throttle, cookie, cookieName, now, expectedOrigin,
+    identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
     csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
     passwordPolicy: { minLength: config.password.min_length, maxLength: config.password.max_length },
@@ -187,11 +195,20 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     async function guardAndForward(request: FastifyRequest, reply: FastifyReply) {
       const { scope } = request;
       const { raw: req } = request;
-      if (isOwnPath(scope.path, prefix)) throw new GatewayError('NOT_FOUND');
-      const identity = await identifyRaw(req);
-      const decision = authorize(identity, scope);
-      if (!decision.allow) {
-        const refusal = describeRefusal(req, scope, decision.reason);
+      if (isOwnPath(scope.matchPath, prefix)) throw new GatewayError('NOT_FOUND');
+      const rule = authorizer.match(scope, req.method ?? 'GET');
+      const identity = await identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
+      if (identity.kind === 'rejected') return refuseCredentials(reply, identity);
+      let verdict = authorizer.verdict(rule, identity);
+      let body: Buffer | undefined;
+      if (verdict === 'allow' && authorizer.inspectsCallback(req, scope)) {
+        const checked = await authorizer.checkCallback(req, identity);
+        verdict = checked.verdict;
+        body = checked.body;
+        if (verdict === 'forbidden') request.log.info({ requestId: scope.id, user: userOf(identity)?.username, rule: checked.judgement.rule?.label }, 'callback refused by rule');
+      }
+      if (verdict !== 'allow') {
+        const refusal = describeRefusal(req, scope, verdict);
         if (refusal.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(refusal.location, refusal.status);
         if (refusal.kind === 'json') {
           return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send(refusal.body);
@@ -202,13 +219,22 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       await signIdentity(identity, headers);
       reply.hijack();
       try {
-        await forwarder.forward({ req, res: reply.raw, target: scope.wirePath + scope.query, headers });
+        await forwarder.forward({ req, res: reply.raw, target: scope.wirePath + scope.query, headers, ...(body ? { body } : {}) });
       } catch (err) {
         const code = err instanceof GatewayError ? err.code : 'INTERNAL';
         if (code === 'INTERNAL') request.log.error({ err, requestId: scope.id }, 'proxy failure');
         else request.log.warn({ code, requestId: scope.id, cause: (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : undefined }, 'upstream failure');
         writeErrorResponse(reply.raw, code, isScriptedRequest(req, scope), branding, scope.id);
       }
+    }
+    /** An API token or Basic password that did not check out: 401 (429 while throttled), never a redirect. */
+    function refuseCredentials(reply: FastifyReply, identity: Extract<Identity, { kind: 'rejected' }>) {
+      reply.header('cache-control', 'no-store');
+      if (identity.retryAfterMs !== null) {
+        return reply.code(429).header('retry-after', String(Math.ceil(identity.retryAfterMs / 1000))).send({ error: 'too_many_attempts', retry_after: Math.ceil(identity.retryAfterMs / 1000) });
+      }
+      const challenge = identity.scheme === 'Basic' ? `Basic realm="${branding.appName.replace(/["\\]/g, '')}", charset="UTF-8"` : 'Bearer error="invalid_token"';
+      return reply.code(401).header('www-authenticate', challenge).send({ error: 'invalid_credentials' });
     }
     proxy.all('/', guardAndForward);
     proxy.all('/*', guardAndForward);
@@ -220,7 +246,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     cookieName,
     connectTimeoutMs: config.proxy.connect_timeout,
     resolveScope,
-    identify: identifyRaw,
+    identify,
+    authorizer,
     describeRefusal,
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
@@ -234,8 +261,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     const invite = (() => {
       try {
         const scope = resolveScope(req);
-        if (isOwnPath(scope.path, prefix)) return Promise.resolve(true);
-        return identifyRaw(req, { touch: false }).then((identity) => authorize(identity, scope).allow);
+        if (isOwnPath(scope.matchPath, prefix)) return Promise.resolve(true);
+        const rule = authorizer.match(scope, req.method ?? 'GET');
+        return identify(req, { touch: false, allowBasic: rule.allowBasic, clientIp: scope.clientIp }).then((identity) => authorizer.verdict(rule, identity) === 'allow');
       } catch {
         return Promise.resolve(false);
       }

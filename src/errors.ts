@@ -5,9 +5,11 @@
 export const ERROR_TABLE = {
   BAD_PATH: { status: 400, title: 'Bad request', detail: 'The request path is not valid.' },
   BAD_REQUEST: { status: 400, title: 'Bad request', detail: 'The request could not be understood.' },
+  BAD_CALLBACK: { status: 400, title: 'Bad request', detail: 'The Dash callback request is not valid JSON with an "output".' },
   CSRF_FAILED: { status: 403, title: 'Request refused', detail: 'The form expired or came from another site. Go back, reload the page and try again.' },
   NOT_FOUND: { status: 404, title: 'Not found', detail: 'There is nothing at this address.' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large', detail: 'The request body is larger than the gateway accepts.' },
+  UNSUPPORTED_ENCODING: { status: 415, title: 'Unsupported request', detail: 'Compressed request bodies are not accepted here.' },
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'The app is not answering', detail: 'The application behind this gateway is not reachable right now. It may be starting or restarting; try again in a moment.' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'The app took too long', detail: 'The application behind this gateway did not answer in time. Try again in a moment.' },
   INTERNAL: { status: 500, title: 'Something went wrong', detail: 'The gateway hit an unexpected error. It has been logged.' },

@@ -70,7 +70,8 @@ export class IdentityTokenIssuer {
     return { keys: this.published };
   }
 
-  async tokenFor(user: User, session: Session): Promise<string> {
+  /** `session` is the browser session, or for API tokens and Basic a stand-in with the credential's id. */
+  async tokenFor(user: User, session: Pick<Session, 'id' | 'authMethod'>): Promise<string> {
     const now = this.options.now();
     const fingerprint = `${user.username}\u0000${user.email ?? ''}\u0000${user.displayName ?? ''}\u0000${user.groups.join(',')}`;
     const cached = this.cache.get(session.id);

@@ -14,6 +14,7 @@ import { startGateway, stopOnSignals } from './serve.js';
 import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
 import { registerGroupCommands } from './groups.js';
 import { registerTokenCommands } from './tokens.js';
+import { registerAccessCommands } from './access.js';
 import { registerUserCommands } from './users.js';
 
 /** Builds the `dashgate` command line. */
@@ -103,6 +104,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
   registerUserCommands(program, out);
   registerGroupCommands(program, out);
   registerTokenCommands(program, out);
+  registerAccessCommands(program, out);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
 }

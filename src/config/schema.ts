@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { hostPatternProblem, pathPatternProblem } from '../access/patterns.js';
+import { outputPatternProblem } from '../access/dash-callbacks.js';
+import { groupNameProblem } from '../store/groups.js';
 import { parseDuration } from './duration.js';
 
 /** A duration written as `30m`, `8h`, `7d` or seconds; becomes milliseconds. */
@@ -30,6 +33,86 @@ const prefix = z
   .default('/_dashgate');
 
 const ipOrCidr = z.string().regex(/^[0-9a-fA-F.:]+(?:\/\d{1,3})?$/, 'expected an IP address or CIDR range');
+
+const groupName = z.string().superRefine((name, ctx) => {
+  const problem = groupNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/**
+ * Who may pass, shared by path rules, `access.default` and Dash callback rules. `policy` may be
+ * left out when `groups` or `users` says it; anything contradictory is a config error.
+ */
+const policyFields = {
+  policy: z.enum(['public', 'authenticated', 'groups', 'users', 'deny']).optional(),
+  groups: z.array(groupName).min(1).optional(),
+  /** For `policy: groups`: the user needs any one of the groups (default) or all of them. */
+  match: z.enum(['any', 'all']).optional(),
+  users: z.array(z.string().min(1).max(256)).min(1).optional(),
+};
+
+type PolicyFields = { policy?: 'public' | 'authenticated' | 'groups' | 'users' | 'deny' | undefined; groups?: string[] | undefined; match?: 'any' | 'all' | undefined; users?: string[] | undefined };
+
+function checkPolicy(value: PolicyFields, ctx: z.RefinementCtx): void {
+  const policy = value.policy ?? (value.groups && !value.users ? 'groups' : value.users && !value.groups ? 'users' : undefined);
+  if (policy === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['policy'],
+      message: value.groups && value.users ? 'give either groups or users, not both (write two rules)' : 'required: one of public, authenticated, groups, users, deny',
+    });
+    return;
+  }
+  if (policy === 'groups' && !value.groups) ctx.addIssue({ code: 'custom', path: ['groups'], message: 'policy "groups" needs a list of groups' });
+  if (policy === 'users' && !value.users) ctx.addIssue({ code: 'custom', path: ['users'], message: 'policy "users" needs a list of usernames' });
+  if (policy !== 'groups' && value.groups) ctx.addIssue({ code: 'custom', path: ['groups'], message: `groups only apply to policy "groups", not "${policy}"` });
+  if (policy !== 'users' && value.users) ctx.addIssue({ code: 'custom', path: ['users'], message: `users only apply to policy "users", not "${policy}"` });
+  if (policy !== 'groups' && value.match) ctx.addIssue({ code: 'custom', path: ['match'], message: 'match (any/all) only applies to policy "groups"' });
+}
+
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+
+const pathPattern = z.string().superRefine((value, ctx) => {
+  const problem = pathPatternProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const hostPattern = z.string().superRefine((value, ctx) => {
+  const problem = hostPatternProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const outputPattern = z.string().superRefine((value, ctx) => {
+  const problem = outputPatternProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const httpMethod = z
+  .string()
+  .regex(/^[A-Za-z]+$/, 'expected an HTTP method such as GET or POST')
+  .transform((m) => m.toUpperCase());
+
+const accessRule = z
+  .object({
+    /** Shown by `dashgate access explain` and in logs. */
+    name: z.string().min(1).max(100).optional(),
+    host: oneOrMany(hostPattern).optional(),
+    path: oneOrMany(pathPattern),
+    /** Listing GET covers HEAD too (an app answers HEAD with its GET handler). */
+    methods: z.array(httpMethod).min(1).optional(),
+    ...policyFields,
+    /** Accept HTTP Basic (username and password on every request) here, for scripts and curl. */
+    allow_basic: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine(checkPolicy);
+
+const dashCallbackRule = z
+  .object({
+    name: z.string().min(1).max(100).optional(),
+    /** `component-id.property`; "*" is a wildcard in either part; JSON ids for pattern-matching callbacks. */
+    outputs: z.array(outputPattern).min(1),
+    ...policyFields,
+  })
+  .strict()
+  .superRefine(checkPolicy);
 
 /** The one schema: types and defaults of `dashgate.yaml`. */
 export const configSchema = z
@@ -126,6 +209,37 @@ export const configSchema = z
         ip_free_failures: z.number().int().min(1).default(20),
         max_delay: duration('15m'),
         window: duration('1h'),
+      })
+      .strict()
+      .prefault({}),
+    access: z
+      .object({
+        /** For paths no rule matches. A policy name, or an object like a rule's: `{ groups: [analysts] }`. */
+        default: z
+          .union([
+            z.enum(['public', 'authenticated', 'deny']).transform((policy) => ({ policy })),
+            z.object(policyFields).strict().superRefine(checkPolicy),
+          ], { error: 'expected public, authenticated, deny, or a policy such as { groups: [analysts] }' })
+          .default({ policy: 'authenticated' }),
+        /** Ordered; the first rule whose host, path and method match decides. */
+        rules: z.array(accessRule).default([]),
+        /**
+         * Let anyone load the routes Dash needs to draw a page (`_dash-layout`, `_dash-dependencies`,
+         * `_dash-component-suites/**`, `_reload-hash`, `_favicon.ico` under `dash.prefix`), so a
+         * public rule can show a Dash page. Callbacks stay governed by the rules.
+         */
+        public_dash_framework: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    dash: z
+      .object({
+        /** Where the Dash app lives: its `requests_pathname_prefix`. */
+        prefix: z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'expected a path that starts and ends with "/", like "/" or "/app/"').default('/'),
+        /** Callbacks protected by their outputs, checked on top of the path rules. */
+        callbacks: z.array(dashCallbackRule).default([]),
+        /** Largest callback body the gateway reads to check callback rules; larger ones get 413. */
+        max_callback_body: z.number().int().min(1024).default(1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -8,6 +8,13 @@ export interface CanonicalTarget {
   wirePath: string;
   /** Raw query string including its leading "?", or "". Never used for decisions. */
   query: string;
+  /**
+   * What access rules match against: `path` with each segment's `;params` removed and segments
+   * left empty by that dropped, the way servlet containers and Spring read a path. So
+   * `/admin;x=1` and `/;x/admin` are judged as `/admin`: a `;` can never end a match early.
+   * Equal to `path` (same string) when the path holds no ";".
+   */
+  matchPath: string;
 }
 
 // A path made only of characters that need no decoding, with no dot segments and no "//":
@@ -21,7 +28,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * Turns a request target into its canonical form or throws `BAD_PATH`. Percent-decodes exactly
  * once; refuses encoded "/" or "\" inside a segment, raw "\", NUL and control characters,
  * malformed escapes and invalid UTF-8; resolves "." and ".." and refuses to climb above "/";
- * merges repeated slashes. `;params` and "#" stay part of their segment. Absolute-form targets
+ * merges repeated slashes. `;params` and "#" stay part of their segment (but "..;" and ".;" are
+ * refused, and rules see `matchPath`, which drops params). Absolute-form targets
  * (RFC 9112 §3.2.2) are reduced to their path; "*" and other forms are refused.
  */
 export function canonicalizeTarget(target: string): CanonicalTarget {
@@ -35,9 +43,20 @@ export function canonicalizeTarget(target: string): CanonicalTarget {
   const q = rest.indexOf('?');
   const rawPath = q === -1 ? rest : rest.slice(0, q);
   const query = q === -1 ? '' : rest.slice(q);
-  if (PLAIN_PATH.test(rawPath) && !rawPath.includes('//')) return { path: rawPath, wirePath: rawPath, query };
+  if (PLAIN_PATH.test(rawPath) && !rawPath.includes('//')) return { path: rawPath, wirePath: rawPath, query, matchPath: rawPath.includes(';') ? withoutParams(rawPath) : rawPath };
   const path = canonicalizePath(rawPath);
-  return { path, wirePath: encodePath(path), query };
+  return { path, wirePath: encodePath(path), query, matchPath: path.includes(';') ? withoutParams(path) : path };
+}
+
+/** `path` with every segment cut at its first ";" and segments left empty dropped (see matchPath). */
+export function withoutParams(path: string): string {
+  const trailingSlash = path.length > 1 && path.endsWith('/');
+  const kept = path
+    .split('/')
+    .map((segment) => segment.split(';', 1)[0]!)
+    .filter((segment) => segment !== '');
+  if (kept.length === 0) return '/';
+  return `/${kept.join('/')}${trailingSlash ? '/' : ''}`;
 }
 
 /** Canonical form of a path alone (no query). Exported for the unit tests and rule tools. */
@@ -48,6 +67,8 @@ export function canonicalizePath(rawPath: string): string {
   for (const rawSegment of rawPath.split('/')) {
     if (rawSegment === '') continue;
     const segment = decodeSegment(rawSegment);
+    // "..;x" is ".." to Tomcat and Spring (the "..;/" bypass): a dot segment with params is refused.
+    if (segment.includes(';') && /^\.\.?;/.test(segment)) throw new GatewayError('BAD_PATH');
     if (segment === '.') continue;
     if (segment === '..') {
       if (out.length === 0) throw new GatewayError('BAD_PATH');

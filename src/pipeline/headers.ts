@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { removeCookie } from '../auth/cookies.js';
-import type { Identity } from './identify.js';
+import { isGatewayCredential, userOf, type Identity } from './identify.js';
 import type { RequestScope } from './scope.js';
 
 /** RFC 9110 §7.6.1: connection-specific headers are never forwarded. */
@@ -19,6 +19,8 @@ const IDENTITY_HEADERS = new Set([
   'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username',
   // Path and origin overrides some frameworks honour (the X-Original-URL bypass).
   'x-forwarded-uri', 'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-forwarded-prefix', 'x-forwarded-path', 'x-original-path',
+  // Method overrides (Rails, Express method-override, some WSGI middleware): the method judged is the method sent.
+  'x-http-method-override', 'x-http-method', 'x-method-override',
   // Forwarding chain: rebuilt below from what the gateway actually saw.
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-server', 'x-forwarded-ssl', 'x-real-ip', 'forwarded', 'x-client-ip',
 ]);
@@ -54,6 +56,7 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, scope: Reque
     else delete out.cookie;
   }
   if (options.identityEncoding) delete out['accept-encoding'];
+  if (isGatewayCredential(incoming.authorization, identity)) delete out.authorization;
 
   const priorChain = scope.peerTrusted ? joinValues(incoming['x-forwarded-for']) : undefined;
   out['x-forwarded-for'] = priorChain ? `${priorChain}, ${scope.peerIp}` : scope.peerIp;
@@ -61,8 +64,8 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, scope: Reque
   if (scope.host) out['x-forwarded-host'] = scope.host;
   out['x-request-id'] = scope.id;
 
-  if (identity.kind === 'user') {
-    const { user } = identity;
+  const user = userOf(identity);
+  if (user) {
     const username = headerSafe(user.username);
     out['x-forwarded-user'] = username;
     out['remote-user'] = username;

@@ -1,16 +1,140 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isApiTokenShaped, type ApiTokenManager } from '../auth/api-tokens.js';
 import { readCookie } from '../auth/cookies.js';
 import type { Session, SessionManager } from '../auth/sessions.js';
-import type { User } from '../store/types.js';
+import { verifyCredentials } from '../auth/sign-in.js';
+import type { SignInThrottle } from '../auth/throttle.js';
+import type { Store } from '../store/store.js';
+import type { Clock, User } from '../store/types.js';
 
-export type Identity = { kind: 'anonymous' } | { kind: 'user'; user: User; session: Session };
+/**
+ * Who is calling. `user` is a browser session; `credential` is a script that sent an API token
+ * (`Authorization: Bearer dgt_…`) or, where a rule allows it, HTTP Basic; `rejected` sent
+ * credentials that did not check out (answered 401, or 429 while throttled).
+ */
+export type Identity =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; user: User; session: Session }
+  | { kind: 'credential'; user: User; method: 'token' | 'basic'; credentialId: string }
+  | { kind: 'rejected'; scheme: 'Bearer' | 'Basic'; retryAfterMs: number | null };
 
 const ANONYMOUS: Identity = Object.freeze({ kind: 'anonymous' });
 
-/** Step 3: session cookie → session (memory cache, then store); anything else is anonymous. */
-export function createIdentifier(sessions: SessionManager, cookieName: string) {
-  return async function identify(req: IncomingMessage, options: { touch?: boolean } = {}): Promise<Identity> {
+/** The signed-in user behind an identity, or null. */
+export function userOf(identity: Identity): User | null {
+  return identity.kind === 'user' || identity.kind === 'credential' ? identity.user : null;
+}
+
+export interface IdentifyOptions {
+  /** false: check without counting as activity (WebSocket re-checks). */
+  touch?: boolean;
+  /** The deciding rule accepts HTTP Basic. */
+  allowBasic?: boolean;
+  /** The caller's address (scope.clientIp), for the throttle. */
+  clientIp?: string;
+}
+
+/** Step 3, cookie only: what the gateway's own pages use. */
+export function createSessionIdentifier(sessions: SessionManager, cookieName: string) {
+  return async function identifySession(req: IncomingMessage, options: { touch?: boolean } = {}): Promise<Identity> {
     const found = await sessions.validateSessionToken(readCookie(req.headers.cookie, cookieName), options);
     return found ? { kind: 'user', user: found.user, session: found.session } : ANONYMOUS;
   };
+}
+
+export interface CredentialDeps {
+  store: Store;
+  throttle: SignInThrottle;
+  apiTokens: ApiTokenManager;
+  /** How long a checked Basic credential is believed without hashing the password again. */
+  basicCacheMs: number;
+  now: Clock;
+}
+
+/**
+ * Step 3 for proxied requests: the session cookie first; then an API token; then, only where the
+ * rule allows it, HTTP Basic. Failed tokens and passwords count against the caller's address in
+ * the sign-in throttle, so a script cannot guess faster than a person at the login form.
+ */
+export function createIdentifier(sessions: SessionManager, cookieName: string, deps: CredentialDeps) {
+  const identifySession = createSessionIdentifier(sessions, cookieName);
+  // Addresses with a recent failed credential: only they pay for a throttle lookup before the check.
+  const suspects = new Map<string, number>();
+  // Successful Basic checks, keyed by an HMAC of the credentials (so memory never holds a password).
+  const basicKey = randomBytes(32);
+  const basicChecked = new Map<string, { userId: string; until: number }>();
+
+  async function throttled(ip: string): Promise<number | null> {
+    const since = suspects.get(ip);
+    if (since === undefined) return null;
+    if (since < deps.now() - 3_600_000) {
+      suspects.delete(ip);
+      return null;
+    }
+    const verdict = await deps.throttle.check('credential', ip);
+    return verdict.allowed ? null : verdict.retryAfterMs;
+  }
+
+  async function fail(scheme: 'Bearer' | 'Basic', ip: string, detail: Record<string, unknown>): Promise<Identity> {
+    if (suspects.size > 10_000) suspects.clear();
+    suspects.set(ip, deps.now());
+    await deps.throttle.recordFailure('credential', ip);
+    await deps.store.audit.record({ action: scheme === 'Bearer' ? 'token.failure' : 'basic.failure', ip, detail });
+    return { kind: 'rejected', scheme, retryAfterMs: null };
+  }
+
+  async function bearer(token: string, ip: string): Promise<Identity> {
+    const wait = await throttled(ip);
+    if (wait !== null) return { kind: 'rejected', scheme: 'Bearer', retryAfterMs: wait };
+    const found = await deps.apiTokens.verify(token);
+    if (!found) return fail('Bearer', ip, { reason: 'invalid_token' });
+    return { kind: 'credential', user: found.user, method: 'token', credentialId: found.token.id };
+  }
+
+  async function basic(encoded: string, ip: string): Promise<Identity> {
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return fail('Basic', ip, { reason: 'malformed' });
+    const cacheKey = createHmac('sha256', basicKey).update(decoded).digest('base64url');
+    const cached = basicChecked.get(cacheKey);
+    if (cached && cached.until > deps.now()) {
+      const user = await deps.store.users.findById(cached.userId);
+      if (user && user.status === 'active') return { kind: 'credential', user, method: 'basic', credentialId: `basic:${user.id}` };
+    }
+    basicChecked.delete(cacheKey);
+    const result = await verifyCredentials({ store: deps.store, throttle: deps.throttle }, { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ip });
+    if (!result.ok) return { kind: 'rejected', scheme: 'Basic', retryAfterMs: result.reason === 'throttled' ? result.retryAfterMs : null };
+    if (basicChecked.size > 10_000) basicChecked.clear();
+    basicChecked.set(cacheKey, { userId: result.user.id, until: deps.now() + deps.basicCacheMs });
+    return { kind: 'credential', user: result.user, method: 'basic', credentialId: `basic:${result.user.id}` };
+  }
+
+  return async function identify(req: IncomingMessage, options: IdentifyOptions = {}): Promise<Identity> {
+    const fromCookie = await identifySession(req, options);
+    if (fromCookie.kind !== 'anonymous') return fromCookie;
+    const authorization = req.headers.authorization;
+    if (authorization === undefined) return ANONYMOUS;
+    const space = authorization.indexOf(' ');
+    if (space === -1) return ANONYMOUS;
+    const scheme = authorization.slice(0, space).toLowerCase();
+    const value = authorization.slice(space + 1).trim();
+    const ip = options.clientIp ?? req.socket.remoteAddress ?? '';
+    if (scheme === 'bearer' && isApiTokenShaped(value)) return bearer(value, ip);
+    if (scheme === 'basic' && options.allowBasic) return basic(value, ip);
+    return ANONYMOUS;
+  };
+}
+
+/**
+ * Whether the app must not see this request's Authorization header: the gateway checked it
+ * (Basic here), or it holds a Dashgate API token, which is never the app's business even when a
+ * session cookie decided.
+ */
+export function isGatewayCredential(authorization: string | undefined, identity: Identity): boolean {
+  if (authorization === undefined) return false;
+  if (identity.kind === 'credential' || identity.kind === 'rejected') return true;
+  const space = authorization.indexOf(' ');
+  if (space === -1) return false;
+  return authorization.slice(0, space).toLowerCase() === 'bearer' && isApiTokenShaped(authorization.slice(space + 1).trim());
 }

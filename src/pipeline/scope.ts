@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { GatewayError } from '../errors.js';
 import { canonicalizeTarget, type CanonicalTarget } from './canonical-path.js';
 
 /** What the gateway knows about a request before deciding anything. */
@@ -13,7 +14,10 @@ export interface RequestScope extends CanonicalTarget {
   peerIp: string;
   peerTrusted: boolean;
   proto: 'http' | 'https';
+  /** The Host header as sent (forwarded unchanged). */
   host: string;
+  /** The host rules match on: lower-case, no port, no trailing dot; "" when absent or malformed. */
+  hostname: string;
 }
 
 /**
@@ -31,6 +35,10 @@ export function createScopeResolver(options: { trustedProxies: readonly string[]
 
   return function resolveScope(req: IncomingMessage): RequestScope {
     const target = canonicalizeTarget(req.url ?? '/');
+    const host = firstValue(req.headers.host) ?? '';
+    // "GET http://a.example/x" with "Host: b.example": the app could route by either; refuse the pair.
+    const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(req.url ?? '')?.[1];
+    if (authority !== undefined && normalizeHost(authority) !== normalizeHost(host)) throw new GatewayError('BAD_REQUEST');
     const peerIp = stripV4Mapped(req.socket.remoteAddress ?? '');
     const peerTrusted = isTrusted(peerIp);
     let clientIp = peerIp;
@@ -44,12 +52,14 @@ export function createScopeResolver(options: { trustedProxies: readonly string[]
       path: target.path,
       wirePath: target.wirePath,
       query: target.query,
+      matchPath: target.matchPath,
       id: requestId(req),
       clientIp,
       peerIp,
       peerTrusted,
       proto,
-      host: firstValue(req.headers.host) ?? '',
+      host,
+      hostname: normalizeHost(host),
     };
   };
 }
@@ -85,6 +95,13 @@ function buildBlockList(entries: readonly string[]): BlockList | null {
     else list.addSubnet(address, Number(bits), type);
   }
   return list;
+}
+
+/** "Example.COM.:8000" → "example.com"; "[::1]:80" → "::1"; anything with userinfo or odd bytes → "". */
+export function normalizeHost(value: string): string {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*)(?::\d{1,5})?$/.exec(value.trim());
+  if (!match) return '';
+  return match[1]!.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
 }
 
 function stripV4Mapped(ip: string): string {

@@ -20,6 +20,8 @@ export interface ForwardRequest {
   /** Canonical path + raw query: the request that was judged. */
   target: string;
   headers: Record<string, string | string[]>;
+  /** The body, when the gateway has already read it (Dash callbacks it judged); else streamed from req. */
+  body?: Buffer;
 }
 
 /**
@@ -47,12 +49,12 @@ export function createForwarder(options: ForwarderOptions) {
   // this kind of machine). An app that keeps connections alive keeps its pooled sockets.
   let upstreamKeepsAlive = true;
 
-  function forward({ req, res, target, headers }: ForwardRequest): Promise<void> {
+  function forward({ req, res, target, headers, body }: ForwardRequest): Promise<void> {
     // Node's server has already answered any "Expect: 100-continue"; the app must not wait for one.
     delete headers.expect;
     if (!upstreamKeepsAlive) headers.connection = 'close';
     const method = req.method ?? 'GET';
-    const hasBody = frameBody(req, headers);
+    const hasBody = body === undefined ? frameBody(req, headers) : frameReadBody(body, headers);
     return new Promise<void>((resolve, reject) => {
       let answered = false;
       const upstreamReq = send({ host: base.hostname, port, method, path: basePath + target, headers, agent, setHost: false });
@@ -104,7 +106,8 @@ export function createForwarder(options: ForwarderOptions) {
       res.on('close', () => {
         if (!answered) upstreamReq.destroy();
       });
-      if (hasBody) req.pipe(upstreamReq);
+      if (body !== undefined) upstreamReq.end(body);
+      else if (hasBody) req.pipe(upstreamReq);
       else upstreamReq.end();
     });
   }
@@ -138,6 +141,13 @@ function frameBody(req: IncomingMessage, headers: Record<string, string | string
     return length !== '0';
   }
   return false;
+}
+
+/** Framing for a body the gateway holds: exactly its length, whatever the client declared. */
+function frameReadBody(body: Buffer, headers: Record<string, string | string[]>): boolean {
+  delete headers['transfer-encoding'];
+  headers['content-length'] = String(body.length);
+  return body.length > 0;
 }
 
 /**

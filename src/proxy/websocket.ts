@@ -2,9 +2,9 @@ import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import { authorize } from '../pipeline/authorize.js';
 import { buildUpstreamHeaders } from '../pipeline/headers.js';
-import type { Identity } from '../pipeline/identify.js';
+import type { IdentifyOptions, Identity } from '../pipeline/identify.js';
+import type { Authorizer } from '../pipeline/authorize.js';
 import type { createOutcome } from '../pipeline/outcome.js';
 import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
@@ -14,7 +14,8 @@ export interface UpgradeDeps {
   cookieName: string;
   connectTimeoutMs: number;
   resolveScope(req: IncomingMessage): RequestScope;
-  identify(req: IncomingMessage, options?: { touch?: boolean }): Promise<Identity>;
+  identify(req: IncomingMessage, options?: IdentifyOptions): Promise<Identity>;
+  authorizer: Authorizer;
   describeRefusal: ReturnType<typeof createOutcome>;
   expectedOrigin(scope: RequestScope): string;
   onError(err: unknown, scope?: RequestScope): void;
@@ -40,9 +41,10 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   const open = new Set<{ req: IncomingMessage; scope: RequestScope; end(): void }>();
   const recheck = setInterval(() => {
     for (const entry of open) {
-      deps.identify(entry.req, { touch: false }).then(
+      const rule = deps.authorizer.match(entry.scope, 'GET');
+      deps.identify(entry.req, { touch: false, allowBasic: rule.allowBasic, clientIp: entry.scope.clientIp }).then(
         (identity) => {
-          if (!authorize(identity, entry.scope).allow) entry.end();
+          if (deps.authorizer.verdict(rule, identity) !== 'allow') entry.end();
         },
         (err) => deps.onError(err, entry.scope),
       );
@@ -55,14 +57,16 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     let scope: RequestScope | undefined;
     try {
       scope = deps.resolveScope(req);
-      if (isOwnPath(scope.path, deps.prefix)) return rejectUpgrade(socket, 404, { error: 'not_found' });
+      if (isOwnPath(scope.matchPath, deps.prefix)) return rejectUpgrade(socket, 404, { error: 'not_found' });
+      if (deps.authorizer.refusesUpgrade(scope)) return rejectUpgrade(socket, 403, { error: 'websocket_callbacks_unsupported_with_callback_rules' });
       const origin = req.headers.origin;
       if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return rejectUpgrade(socket, 403, { error: 'cross_origin_websocket' });
-      const identity = await deps.identify(req);
-      const decision = authorize(identity, scope);
-      if (!decision.allow) {
-        const refusal = deps.describeRefusal(req, scope, decision.reason, true);
-        return rejectUpgrade(socket, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: decision.reason });
+      const rule = deps.authorizer.match(scope, 'GET');
+      const identity = await deps.identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
+      const verdict = deps.authorizer.verdict(rule, identity);
+      if (verdict !== 'allow') {
+        const refusal = deps.describeRefusal(req, scope, verdict, true);
+        return rejectUpgrade(socket, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: verdict });
       }
       // An upgrade request has no body: a length here would leave the app waiting for bytes that never come.
       if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });

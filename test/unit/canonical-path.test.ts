@@ -9,8 +9,8 @@ function rejects(target: string) {
 
 describe('canonical paths', () => {
   it('leaves plain paths untouched and splits off the query', () => {
-    assert.deepEqual(canonicalizeTarget('/_dash-update-component'), { path: '/_dash-update-component', wirePath: '/_dash-update-component', query: '' });
-    assert.deepEqual(canonicalizeTarget('/reports/q3?x=/admin'), { path: '/reports/q3', wirePath: '/reports/q3', query: '?x=/admin' });
+    assert.deepEqual(canonicalizeTarget('/_dash-update-component'), { path: '/_dash-update-component', wirePath: '/_dash-update-component', query: '', matchPath: '/_dash-update-component' });
+    assert.deepEqual(canonicalizeTarget('/reports/q3?x=/admin'), { path: '/reports/q3', wirePath: '/reports/q3', query: '?x=/admin', matchPath: '/reports/q3' });
     assert.equal(canonicalizeTarget('/').path, '/');
     assert.equal(canonicalizeTarget('/page-1/').path, '/page-1/');
   });
@@ -51,7 +51,7 @@ describe('canonical paths', () => {
     assert.equal(target.wirePath, '/caf%C3%A9/x%20y');
   });
   it('reduces absolute-form targets to their path', () => {
-    assert.deepEqual(canonicalizeTarget('http://evil.example/admin?q=1'), { path: '/admin', wirePath: '/admin', query: '?q=1' });
+    assert.deepEqual(canonicalizeTarget('http://evil.example/admin?q=1'), { path: '/admin', wirePath: '/admin', query: '?q=1', matchPath: '/admin' });
     assert.equal(canonicalizeTarget('http://host').path, '/');
   });
   it('canonicalizePath is idempotent on its own output', () => {

@@ -4,7 +4,7 @@ import { buildUpstreamHeaders, filterResponseHeaders, isReservedHeader } from '.
 import type { Identity } from '../../src/pipeline/identify.js';
 import type { RequestScope } from '../../src/pipeline/scope.js';
 
-const scope: RequestScope = { id: 'req-12345678', path: '/', wirePath: '/', query: '', clientIp: '203.0.113.9', peerIp: '203.0.113.9', peerTrusted: false, proto: 'http', host: 'dash.example.com' };
+const scope: RequestScope = { id: 'req-12345678', path: '/', matchPath: '/', wirePath: '/', query: '', clientIp: '203.0.113.9', peerIp: '203.0.113.9', peerTrusted: false, proto: 'http', host: 'dash.example.com', hostname: 'dash.example.com' };
 const alice: Identity = {
   kind: 'user',
   user: { id: 'u1', username: 'alice', displayName: 'Alice A.', email: 'alice@example.com', isAdmin: false, status: 'active', groups: ['analysts', 'finance'], createdAt: 0 },
