@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { findFreePort } from '../../src/runner/free-port.js';
 import type { User } from '../../src/store/types.js';
-import { expectText, holdToLoopback, launchChromium, REPO_ROOT, testPython, UI_TIMEOUT_MS } from '../helpers/browser.js';
+import { expectText, holdToLoopback, launchChromium, startGunicorn, stopProcessGroup, UI_TIMEOUT_MS } from '../helpers/browser.js';
 import { createUser, startGateway, type TestGateway } from '../helpers/harness.js';
 
 const PASSWORD = 'correct horse battery';
@@ -29,17 +29,9 @@ describe('a Dash app behind the gateway, in Chromium', { timeout: 240_000 }, () 
   const offHostRequests: string[] = [];
 
   before(async () => {
-    const python = testPython();
-    const port = await findFreePort();
-    dash = spawn(python, ['-m', 'gunicorn', '-w', '2', '-b', `127.0.0.1:${port}`, '--chdir', 'test/fixtures/dash_app', 'app:server'], {
-      cwd: REPO_ROOT,
-      // Its own process group, so `after` can end the master and its workers together.
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-    });
-    const upstream = `http://127.0.0.1:${port}`;
-    await waitUntilAnswering(upstream, dash, 60_000);
+    const started = await startGunicorn('test/fixtures/dash_app', { workers: 2 });
+    dash = started.child;
+    const upstream = started.url;
 
     gw = await startGateway(upstream);
     alice = await createUser(gw.store, 'alice', PASSWORD);
@@ -136,35 +128,6 @@ describe('a Dash app behind the gateway, in Chromium', { timeout: 240_000 }, () 
     assert.deepEqual(offHostRequests, []);
   });
 });
-
-/** Polls `url` until it answers HTTP; fails at once if `child` exits first, with its stderr. */
-async function waitUntilAnswering(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gunicorn exited (${child.exitCode ?? child.signalCode}) before answering:\n${stderr}`);
-    const answered = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
-      async (res) => (await res.arrayBuffer(), true),
-      () => false,
-    );
-    if (answered) return;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`gunicorn did not answer on ${url} within ${timeoutMs / 1000} s:\n${stderr}`);
-}
-
-/** SIGTERM to the whole group (gunicorn master and workers), SIGKILL if it lingers. */
-async function stopProcessGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  process.kill(-child.pid, 'SIGTERM');
-  const kill = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(kill);
-}
 
 /** Opens the Dash 4 dropdown `#city` and picks `city`. */
 async function chooseCity(page: Page, city: string): Promise<void> {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Locator } from 'playwright-core';
+import { findFreePort } from '../../src/runner/free-port.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const UI_TIMEOUT_MS = 30_000;
@@ -50,4 +52,55 @@ export async function expectText(locator: Locator, text: string): Promise<void> 
     const shown = await locator.first().textContent({ timeout: 1000 }).catch(() => null);
     assert.fail(`expected ${locator} to show "${text}", it shows ${shown === null ? 'nothing (not found)' : `"${shown}"`}`);
   }
+}
+
+/**
+ * A Dash app (`app:server` in `dir`) under gunicorn on a free port, answering before this returns.
+ * Its own process group, so stopProcessGroup ends the master and its workers together.
+ */
+export async function startGunicorn(dir: string, options: { workers?: number; env?: Record<string, string> } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const port = await findFreePort();
+  const child = spawn(testPython(), ['-m', 'gunicorn', '-w', String(options.workers ?? 1), '-b', `127.0.0.1:${port}`, '--chdir', dir, 'app:server'], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...options.env },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilAnswering(url, child, 60_000);
+  } catch (err) {
+    await stopProcessGroup(child);
+    throw err;
+  }
+  return { child, url };
+}
+
+/** Polls `url` until it answers HTTP; fails at once if `child` exits first, with its stderr. */
+async function waitUntilAnswering(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gunicorn exited (${child.exitCode ?? child.signalCode}) before answering:\n${stderr}`);
+    const answered = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      async (res) => (await res.arrayBuffer(), true),
+      () => false,
+    );
+    if (answered) return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`gunicorn did not answer on ${url} within ${timeoutMs / 1000} s:\n${stderr}`);
+}
+
+/** SIGTERM to the whole group (gunicorn master and workers), SIGKILL if it lingers. */
+export async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  process.kill(-child.pid, 'SIGTERM');
+  const kill = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(kill);
 }
