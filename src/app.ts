@@ -24,6 +24,7 @@ import type { Store } from './store/store.js';
 import type { Clock } from './store/types.js';
 import type { WebContext } from './web/context.js';
 import { writeErrorResponse } from './web/error-response.js';
+import { registerAccountRoutes } from './web/account-routes.js';
 import { registerLoginRoutes, sendPage } from './web/login-routes.js';
 import { renderMessagePage, type Branding } from './web/pages.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
@@ -157,7 +158,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, throttle, cookie, cookieName, now, expectedOrigin,
+    prefix, branding, store, sessions, apiTokens, throttle, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
     csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
@@ -174,6 +175,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     });
     registerLoginRoutes(own, web);
     registerSetupRoutes(own, web);
+    registerAccountRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {
       throw new GatewayError('NOT_FOUND');

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { ApiTokenManager } from '../auth/api-tokens.js';
 import type { CookiePolicy } from '../auth/cookies.js';
 import type { CsrfGuard } from '../auth/csrf.js';
 import type { SessionManager } from '../auth/sessions.js';
@@ -16,6 +17,7 @@ export interface WebContext {
   branding: Branding;
   store: Store;
   sessions: SessionManager;
+  apiTokens: ApiTokenManager;
   csrf: CsrfGuard;
   throttle: SignInThrottle;
   cookie: CookiePolicy;

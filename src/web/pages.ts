@@ -7,7 +7,7 @@ export interface Branding {
 }
 
 /** The one frame every gateway page shares: a centred card, one stylesheet, light and dark. */
-export function renderLayout(branding: Branding, title: string, body: SafeHtml): string {
+export function renderLayout(branding: Branding, title: string, body: SafeHtml, options: { wide?: boolean } = {}): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -17,7 +17,7 @@ export function renderLayout(branding: Branding, title: string, body: SafeHtml):
 <link rel="stylesheet" href="${branding.prefix}/static/style.css">
 </head>
 <body>
-<main class="card" aria-labelledby="page-title">
+<main class="card${options.wide ? ' card-wide' : ''}" aria-labelledby="page-title">
 <header class="brand">
 ${branding.logoUrl ? html`<img class="logo" src="${branding.logoUrl}" alt="" width="40" height="40">` : html`<span class="logo-mark" aria-hidden="true">${branding.appName.slice(0, 1).toUpperCase()}</span>`}
 <span class="app-name">${branding.appName}</span>
@@ -30,7 +30,7 @@ ${body}
 `.value;
 }
 
-function notice(kind: 'error' | 'info', message: string | undefined): SafeHtml {
+export function notice(kind: 'error' | 'info', message: string | undefined): SafeHtml {
   if (!message) return html``;
   return kind === 'error'
     ? html`<p class="notice notice-error" role="alert" id="form-error">${message}</p>`

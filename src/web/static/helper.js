@@ -136,7 +136,7 @@
         el('button', { type: 'submit', class: 'dg-logout', text: 'Sign out' }),
       ]);
       badge = el('div', { class: 'dg-badge dg-' + badgePosition, role: 'region', 'aria-label': 'Account' }, [
-        el('span', { class: 'dg-user', title: info.username, text: info.name || info.username }),
+        el('a', { class: 'dg-user', href: prefix + '/account', title: 'Your account (' + info.username + ')', text: info.name || info.username }),
         form,
       ]);
       document.body.appendChild(badge);
@@ -148,7 +148,7 @@
       '.dg-badge{position:fixed;z-index:2147483000;display:flex;align-items:center;gap:.5rem;padding:.35rem .45rem .35rem .75rem;' +
       'background:#1b2330;color:#fff;border-radius:999px;font:14px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25)}' +
       '.dg-bottom-right{right:16px;bottom:16px}.dg-bottom-left{left:16px;bottom:16px}.dg-top-right{right:16px;top:16px}.dg-top-left{left:16px;top:16px}' +
-      '.dg-badge form{margin:0}.dg-user{max-width:12rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}' +
+      '.dg-badge form{margin:0}.dg-user{max-width:12rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;color:#fff;text-decoration:none}.dg-user:hover{text-decoration:underline}' +
       '.dg-logout{font:inherit;font-weight:600;border:0;border-radius:999px;padding:.3rem .75rem;background:#fff;color:#1b2330;cursor:pointer}' +
       '.dg-dialog{border:1px solid #cfd6e0;border-radius:12px;padding:1.5rem;max-width:22rem;width:90%;font:16px system-ui,sans-serif;color:#1b2330;background:#fff}' +
       '.dg-dialog::backdrop{background:rgba(16,20,27,.55)}.dg-dialog h2{margin:0 0 .5rem;font-size:1.25rem}' +

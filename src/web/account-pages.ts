@@ -1,0 +1,84 @@
+import type { ApiToken } from '../auth/api-tokens.js';
+import type { User } from '../store/types.js';
+import { html } from './html.js';
+import { notice, renderLayout, type Branding } from './pages.js';
+
+export interface AccountView {
+  user: User;
+  csrf: string;
+  tokens: readonly ApiToken[];
+  now: number;
+  /** A token just created: shown this once. */
+  newToken?: { name: string; token: string };
+  info?: string;
+  error?: string;
+}
+
+export const TOKEN_EXPIRY_CHOICES = [
+  { value: '30d', label: '30 days' },
+  { value: '90d', label: '90 days' },
+  { value: '365d', label: '1 year' },
+  { value: 'never', label: 'Never' },
+] as const;
+
+/** `/_dashgate/account`: who you are, your groups, your API tokens, sign out. */
+export function renderAccountPage(branding: Branding, view: AccountView): string {
+  const { user } = view;
+  const date = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().slice(0, 10));
+  return renderLayout(
+    branding,
+    'Your account',
+    html`<h1 id="page-title">Your account</h1>
+<p class="lead">Signed in to ${branding.appName} as <strong>${user.username}</strong>.</p>
+${notice('error', view.error)}${notice('info', view.info)}
+<dl class="facts">
+<dt>Username</dt><dd>${user.username}</dd>
+<dt>Name</dt><dd>${user.displayName ?? '—'}</dd>
+<dt>Email</dt><dd>${user.email ?? '—'}</dd>
+<dt>Groups</dt><dd>${user.groups.length > 0 ? user.groups.join(', ') : 'none'}</dd>
+${user.isAdmin ? html`<dt>Role</dt><dd>Administrator</dd>` : html``}
+</dl>
+
+<h2 id="tokens-title">API tokens</h2>
+<p class="hint">For scripts and notebooks: send <code>Authorization: Bearer &lt;token&gt;</code>. A token acts as you, with your groups.</p>
+${
+  view.newToken
+    ? html`<div class="notice notice-info" role="status"><p>New token <strong>${view.newToken.name}</strong>. Copy it now: it is not shown again.</p>
+<code class="secret" id="new-token">${view.newToken.token}</code></div>`
+    : html``
+}
+${
+  view.tokens.length === 0
+    ? html`<p class="muted">No tokens yet.</p>`
+    : html`<table class="table" aria-labelledby="tokens-title">
+<thead><tr><th scope="col">Name</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>
+${view.tokens.map(
+  (t) => html`<tr>
+<td>${t.name}</td><td>${date(t.createdAt)}</td><td>${t.expiresAt !== null && t.expiresAt <= view.now ? 'expired' : t.expiresAt === null ? 'never' : date(t.expiresAt)}</td><td>${date(t.lastUsedAt)}</td>
+<td><form method="post" action="${branding.prefix}/account/tokens/revoke" class="inline-form">
+<input type="hidden" name="csrf" value="${view.csrf}"><input type="hidden" name="id" value="${t.id}">
+<button type="submit" class="button button-secondary button-small" aria-label="Revoke ${t.name}">Revoke</button>
+</form></td>
+</tr>`,
+)}
+</tbody></table>`
+}
+<form method="post" action="${branding.prefix}/account/tokens" class="form">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<div class="row">
+<div><label for="token-name">Token name</label><input id="token-name" name="name" type="text" maxlength="100" required placeholder="nightly report"></div>
+<div><label for="token-expires">Expires after</label><select id="token-expires" name="expires">${TOKEN_EXPIRY_CHOICES.map((c) => html`<option value="${c.value}"${c.value === '90d' ? html` selected` : html``}>${c.label}</option>`)}</select></div>
+</div>
+<button type="submit" class="button button-primary">Create token</button>
+</form>
+
+<h2>Session</h2>
+<form method="post" action="${branding.prefix}/logout" class="form">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<button type="submit" class="button button-secondary">Sign out</button>
+</form>
+<p class="secondary"><a href="/">Back to ${branding.appName}</a></p>`,
+    { wide: true },
+  );
+}
