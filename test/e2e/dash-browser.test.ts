@@ -8,11 +8,10 @@
  * Set DASHGATE_E2E_SCREENSHOTS=<dir> to keep screenshots of the login page and the signed-in app.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { findFreePort } from '../../src/runner/free-port.js';
 import type { User } from '../../src/store/types.js';
 import { expectText, holdToLoopback, launchChromium, startGunicorn, stopProcessGroup, UI_TIMEOUT_MS } from '../helpers/browser.js';
 import { createUser, startGateway, type TestGateway } from '../helpers/harness.js';
