@@ -22,19 +22,25 @@ export function registerUserCommands(program: Command, out: Out): void {
     .option('--groups <a,b>', 'comma-separated groups')
     .option('--admin', 'make the user an administrator')
     .option('--password-stdin', 'read the password from standard input')
-    .action((name: string, flags: CommonFlags & { email?: string; name?: string; groups?: string; admin?: boolean; passwordStdin?: boolean }) =>
+    .option('--no-password', 'no password: a service account that signs in only with API tokens (dashgate tokens create)')
+    .action((name: string, flags: CommonFlags & { email?: string; name?: string; groups?: string; admin?: boolean; passwordStdin?: boolean; password?: boolean }) =>
       withStore(flags, async (store, config) => {
         const username = canonicalUsername(name);
         const problem = usernameProblem(username);
         if (problem) throw new UsageError(problem);
         if (await store.users.findByUsername(username)) throw new UsageError(`user "${username}" already exists`);
-        const password = await readNewPassword(flags.passwordStdin === true);
-        await assertPassword(password, config, username);
+        if (flags.password === false && flags.passwordStdin) throw new UsageError('--no-password and --password-stdin contradict each other');
+        let passwordHash: string | null = null;
+        if (flags.password !== false) {
+          const password = await readNewPassword(flags.passwordStdin === true);
+          await assertPassword(password, config, username);
+          passwordHash = await hashPassword(password);
+        }
         const groups = parseGroups(flags.groups);
         if (flags.admin && !groups.includes('admins')) groups.push('admins');
-        await store.users.create({ username, email: flags.email ?? null, displayName: flags.name ?? null, passwordHash: await hashPassword(password), isAdmin: flags.admin === true, groups });
+        await store.users.create({ username, email: flags.email ?? null, displayName: flags.name ?? null, passwordHash, isAdmin: flags.admin === true, groups });
         await store.audit.record({ action: 'user.created', actor: 'cli', target: username, detail: { groups, admin: flags.admin === true } });
-        out(`created user ${username}${groups.length ? ` (groups: ${groups.join(', ')})` : ''}`);
+        out(`created user ${username}${groups.length ? ` (groups: ${groups.join(', ')})` : ''}${passwordHash === null ? ', without a password (API tokens only)' : ''}`);
       }),
     );
 

@@ -1,3 +1,5 @@
+import { verifyCredentials } from '../../src/auth/sign-in.js';
+import { SignInThrottle } from '../../src/auth/throttle.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,6 +49,20 @@ describe('dashgate users (the real CLI in a child process)', () => {
     const alice = await store.users.findByUsername('alice');
     assert.match(alice!.passwordHash!, /^\$argon2id\$/);
     assert.equal(await verifyPassword(alice!.passwordHash!, 'correct horse battery'), true);
+  });
+
+  it('adds a service account without a password (API tokens only) that no password can open', async () => {
+    const add = dashgate(['users', 'add', 'nightly', '--no-password', '--groups', 'finance', ...data()]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, /created user nightly \(groups: finance\), without a password \(API tokens only\)/);
+    assert.equal(dashgate(['users', 'add', 'x', '--no-password', '--password-stdin', ...data()], 'whatever passphrase').code, 2);
+    store ??= await openStore({ dataDir: dir });
+    const nightly = await store.users.findByUsername('nightly');
+    assert.equal(nightly!.passwordHash, null);
+    const throttle = new SignInThrottle(store, { accountFreeFailures: 5, ipFreeFailures: 20, maxDelayMs: 1000, windowMs: 60_000 }, Date.now);
+    for (const password of ['', 'nightly', 'a long enough guess']) {
+      assert.equal((await verifyCredentials({ store, throttle }, { username: 'nightly', password, ip: '127.0.0.1' })).ok, false);
+    }
   });
 
   it('refuses weak passwords, duplicates and bad names with exit code 2 and one line', () => {
