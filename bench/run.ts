@@ -125,9 +125,10 @@ async function signIn(gatewayUrl: string): Promise<string> {
   return res.headers.get('set-cookie')!.split(';')[0]!;
 }
 
-async function startGatewayProcess(upstream: string, dataDir: string): Promise<{ url: string; pid: number }> {
+async function startGatewayProcess(upstream: string, dataDir: string, configFile?: string): Promise<{ url: string; pid: number }> {
   const port = await findFreePort();
-  const child = start('node', ['bin/dashgate.js', 'serve', '--upstream', upstream, '--port', String(port), '--data-dir', dataDir], { DASHGATE_LOG__LEVEL: 'warn', DASHGATE_LOG__FORMAT: 'json' });
+  const args = ['bin/dashgate.js', 'serve', '--upstream', upstream, '--port', String(port), '--data-dir', dataDir, ...(configFile ? ['--config', configFile] : [])];
+  const child = start('node', args, { DASHGATE_LOG__LEVEL: 'warn', DASHGATE_LOG__FORMAT: 'json' });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/_dashgate/health`);
   return { url, pid: child.pid! };
@@ -171,6 +172,32 @@ async function main(): Promise<void> {
     const gateway = await load(`${dashGateway.url}${path}`, { ...options, headers: { ...options.headers, cookie } });
     const cpuPerRequest = ((cpuSeconds(dashGateway.pid) - cpuBefore) / gateway.requests) * 1e6;
     console.log(`${row(name, direct, gateway)}   gateway CPU ${cpuPerRequest.toFixed(0)} µs/request\n`);
+  }
+
+  // The same callback through a gateway with access rules: five path rules to walk past, and
+  // callback rules, so every callback body is read, parsed and judged before it is forwarded.
+  const rulesFile = join(dataDir, 'rules.yaml');
+  writeFileSync(
+    rulesFile,
+    [
+      'access:',
+      '  rules:',
+      ...['/public/**', '/reports/**', '/admin/**', '/exports/*.csv', '/team/*/edit'].map((path, i) => `    - { path: "${path}", ${i === 0 ? 'policy: public' : 'groups: [finance]'} }`),
+      'dash:',
+      '  callbacks:',
+      '    - { outputs: [salary-table.data, "secret-*.children"], groups: [hr] }',
+      '    - { outputs: [\'{"type":"salary-cell","index":"*"}.children\'], groups: [hr] }',
+      '',
+    ].join('\n'),
+  );
+  const rulesGateway = await startGatewayProcess(dashUrl, dataDir, rulesFile);
+  const rulesCookie = await signIn(rulesGateway.url);
+  {
+    const direct = await load(`${dashUrl}/_dash-update-component`, callback);
+    const cpuBefore = cpuSeconds(rulesGateway.pid);
+    const gateway = await load(`${rulesGateway.url}/_dash-update-component`, { ...callback, headers: { ...callback.headers, cookie: rulesCookie } });
+    const cpuPerRequest = ((cpuSeconds(rulesGateway.pid) - cpuBefore) / gateway.requests) * 1e6;
+    console.log(`${row('Dash callback with access + callback rules', direct, gateway)}   gateway CPU ${cpuPerRequest.toFixed(0)} µs/request\n`);
   }
 
   // A trivial upstream: what the gateway itself costs per request.

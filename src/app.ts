@@ -265,7 +265,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         const scope = resolveScope(req);
         if (isOwnPath(scope.matchPath, prefix)) return Promise.resolve(true);
         const rule = authorizer.match(scope, req.method ?? 'GET');
-        return identify(req, { touch: false, allowBasic: rule.allowBasic, clientIp: scope.clientIp }).then((identity) => authorizer.verdict(rule, identity) === 'allow');
+        // No Basic here: a password is checked once, when the request itself is handled.
+        return identify(req, { touch: false, clientIp: scope.clientIp }).then((identity) => authorizer.verdict(rule, identity) === 'allow');
       } catch {
         return Promise.resolve(false);
       }
