@@ -10,7 +10,9 @@ import { createSetupToken } from './auth/setup-link.js';
 import { SignInThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
+import { gatewayBaseUrl } from './config/base-url.js';
 import { createLogger } from './log.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
 import { ApiTokenManager } from './auth/api-tokens.js';
 import { createAuthorizer } from './pipeline/authorize.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
@@ -25,7 +27,9 @@ import type { Clock } from './store/types.js';
 import type { WebContext } from './web/context.js';
 import { writeErrorResponse } from './web/error-response.js';
 import { registerAccountRoutes } from './web/account-routes.js';
+import { registerInviteRoutes } from './web/invite-routes.js';
 import { registerLoginRoutes, sendPage } from './web/login-routes.js';
+import { registerResetRoutes } from './web/reset-routes.js';
 import { renderMessagePage, type Branding } from './web/pages.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
 import { registerSetupRoutes } from './web/setup-routes.js';
@@ -33,6 +37,8 @@ import { registerSupportRoutes } from './web/support-routes.js';
 
 export interface GatewayDeps {
   store: Store;
+  /** Where mail goes; default from `mail` in the config (SMTP, or the outbox directory). */
+  mailer?: Mailer;
   logger?: Logger;
   now?: Clock;
 }
@@ -156,9 +162,17 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const authorizer = createAuthorizer(config);
   const describeRefusal = createOutcome({ prefix });
 
+  const mailer = deps.mailer ?? createMailer(config, logger);
+  // public_url, else where this instance actually listens (port 0 becomes the port it got).
+  const linkBase = () => {
+    const address = app.server.address();
+    if (config.server.public_url || !address || typeof address === 'string') return gatewayBaseUrl(config);
+    return gatewayBaseUrl({ server: { ...config.server, port: address.port } });
+  };
+
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, apiTokens, throttle, cookie, cookieName, now, expectedOrigin,
+    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
     csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
@@ -176,6 +190,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerLoginRoutes(own, web);
     registerSetupRoutes(own, web);
     registerAccountRoutes(own, web);
+    registerInviteRoutes(own, web);
+    registerResetRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {
       throw new GatewayError('NOT_FOUND');

@@ -1,4 +1,5 @@
-import { digestsEqual, generateToken, hashSecret, splitToken } from './tokens.js';
+import { findOpenInvite } from './links.js';
+import { generateToken, hashSecret } from './tokens.js';
 import type { Store } from '../store/store.js';
 import type { Clock, Invite } from '../store/types.js';
 
@@ -28,11 +29,6 @@ export async function createSetupToken(store: Store, now: Clock): Promise<string
 }
 
 /** The open setup invite behind a token, or null when the token is wrong, used or expired. */
-export async function findSetupInvite(store: Store, token: unknown, now: Clock): Promise<Invite | null> {
-  if (typeof token !== 'string') return null;
-  const parts = splitToken(token);
-  if (!parts) return null;
-  const invite = await store.invites.findById(parts.id);
-  if (!invite || invite.purpose !== 'setup' || invite.usedAt !== null || invite.expiresAt <= now()) return null;
-  return digestsEqual(invite.tokenHash, hashSecret(parts.secret)) ? invite : null;
+export function findSetupInvite(store: Store, token: unknown, now: Clock): Promise<Invite | null> {
+  return findOpenInvite(store, token, now, 'setup');
 }

@@ -15,6 +15,7 @@ import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore
 import { registerGroupCommands } from './groups.js';
 import { registerTokenCommands } from './tokens.js';
 import { registerAccessCommands } from './access.js';
+import { registerInviteCommands } from './invites.js';
 import { registerUserCommands } from './users.js';
 
 /** Builds the `dashgate` command line. */
@@ -105,6 +106,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
   registerGroupCommands(program, out);
   registerTokenCommands(program, out);
   registerAccessCommands(program, out);
+  registerInviteCommands(program, out);
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
   return program;
 }

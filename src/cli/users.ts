@@ -186,7 +186,7 @@ function policyOf(config: Config) {
 }
 
 /** A comma-separated --groups value; every name must be usable in X-Forwarded-Groups. */
-function parseGroups(value: string | undefined): string[] {
+export function parseGroups(value: string | undefined): string[] {
   const groups = (value ?? '').split(',').map((g) => g.trim()).filter(Boolean);
   for (const group of groups) {
     const problem = groupNameProblem(group);

@@ -243,6 +243,33 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    mail: z
+      .object({
+        /** Sender of every message; defaults to "<app name> <dashgate@localhost>". */
+        from: z.string().min(3).optional(),
+        /** Without smtp, messages are written as .eml files to <data_dir>/outbox/ and their links logged. */
+        smtp: z
+          .object({
+            host: z.string().min(1),
+            port: z.number().int().min(1).max(65535).default(587),
+            /** starttls: upgrade on 587 (required); tls: implicit TLS on 465; none: only for a relay on localhost. */
+            security: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+            user: z.string().min(1).optional(),
+            /** Name of the environment variable holding the SMTP password (never the password itself). */
+            password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as SMTP_PASSWORD').optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    invites: z
+      .object({
+        /** How long an invitation link works unless `--expires` says otherwise. */
+        ttl: duration('7d'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -45,6 +45,18 @@ export class InviteRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Invitations still usable at `now`, newest first. */
+  async listOpen(now: number): Promise<Invite[]> {
+    const rows = await this.db.selectFrom('invites').selectAll().where('purpose', '=', 'invite').where('used_at', 'is', null).where('expires_at', '>', now).orderBy('created_at', 'desc').execute();
+    return rows.map(toInvite);
+  }
+
+  /** Ends one open invitation; false when there was none to end. */
+  async revoke(id: string, now: number): Promise<boolean> {
+    const result = await this.db.updateTable('invites').set({ expires_at: now }).where('id', '=', id).where('purpose', '=', 'invite').where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   /** Expires every open invite of a purpose (a new setup link replaces the old one). */
   async expireOpen(purpose: Invite['purpose'], now: number): Promise<void> {
     await this.db.updateTable('invites').set({ expires_at: now }).where('purpose', '=', purpose).where('used_at', 'is', null).where('expires_at', '>', now).execute();

@@ -83,6 +83,17 @@ export interface ThrottleRow {
   last_failure_at: number;
 }
 
+export interface EmailTokenRow {
+  id: string;
+  token_hash: string;
+  purpose: string;
+  user_id: string;
+  email: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UserRow;
   groups: GroupRow;
@@ -93,4 +104,5 @@ export interface Database {
   audit_log: AuditRow;
   settings: SettingRow;
   throttle: ThrottleRow;
+  email_tokens: EmailTokenRow;
 }

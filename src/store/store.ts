@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { ApiTokenRepository } from './api-tokens.js';
 import { AuditRepository } from './audit.js';
 import { migrateToLatest, openDatabase, type Dialect } from './db.js';
+import { EmailTokenRepository } from './email-tokens.js';
 import { GroupRepository } from './groups.js';
 import { InviteRepository } from './invites.js';
 import type { Database } from './schema.js';
@@ -23,6 +24,7 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly throttle: ThrottleRepository;
   readonly settings: SettingsRepository;
+  readonly emailTokens: EmailTokenRepository;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     audit: new AuditRepository(db, now),
     throttle: new ThrottleRepository(db),
     settings: new SettingsRepository(db),
+    emailTokens: new EmailTokenRepository(db),
     close: () => db.destroy(),
   };
 }

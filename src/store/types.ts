@@ -67,6 +67,17 @@ export interface Invite {
   usedBy: string | null;
 }
 
+export interface EmailToken {
+  id: string;
+  tokenHash: string;
+  purpose: 'reset';
+  userId: string;
+  email: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
 export interface AuditEvent {
   action: string;
   actor?: string | null;

@@ -36,6 +36,16 @@ export class UserRepository {
     return row ? { ...toUser(row, await this.groupsOf(row.id)), passwordHash: row.password_hash } : null;
   }
 
+  /** The user with this email (compared case-insensitively), or null. */
+  async findByEmail(email: string): Promise<User | null> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+      .executeTakeFirst();
+    return row ? toUser(row, await this.groupsOf(row.id)) : null;
+  }
+
   async findById(id: string): Promise<User | null> {
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toUser(row, await this.groupsOf(row.id)) : null;

@@ -1,5 +1,5 @@
 import type { ApiToken } from '../auth/api-tokens.js';
-import type { User } from '../store/types.js';
+import type { SessionRecord, User } from '../store/types.js';
 import { html } from './html.js';
 import { notice, renderLayout, type Branding } from './pages.js';
 
@@ -7,6 +7,8 @@ export interface AccountView {
   user: User;
   csrf: string;
   tokens: readonly ApiToken[];
+  sessions: readonly SessionRecord[];
+  currentSessionId: string;
   now: number;
   /** A token just created: shown this once. */
   newToken?: { name: string; token: string };
@@ -73,12 +75,66 @@ ${view.tokens.map(
 <button type="submit" class="button button-primary">Create token</button>
 </form>
 
-<h2>Session</h2>
-<form method="post" action="${branding.prefix}/logout" class="form">
+<h2 id="password-title">Change password</h2>
+<form method="post" action="${branding.prefix}/account/password" class="form" aria-labelledby="password-title">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="text" name="username" autocomplete="username" value="${user.username}" hidden>
+<label for="current-password">Current password</label>
+<input id="current-password" name="current" type="password" autocomplete="current-password" required>
+<label for="new-password">New password</label>
+<input id="new-password" name="password" type="password" autocomplete="new-password" required aria-describedby="new-password-hint">
+<p class="hint" id="new-password-hint">At least 15 characters is a good choice. Your other sign-ins end when you change it.</p>
+<label for="new-password2">Repeat new password</label>
+<input id="new-password2" name="password2" type="password" autocomplete="new-password" required>
+<button type="submit" class="button button-primary">Change password</button>
+</form>
+
+<h2 id="sessions-title">Where you are signed in</h2>
+<table class="table" aria-labelledby="sessions-title">
+<thead><tr><th scope="col">Device</th><th scope="col">Address</th><th scope="col">Signed in</th><th scope="col">Last seen</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>
+${view.sessions.map(
+  (s) => html`<tr>
+<td>${describeUserAgent(s.userAgent)}${s.id === view.currentSessionId ? html` <strong>(this browser)</strong>` : html``}</td><td>${s.ip ?? '—'}</td><td>${dateTime(s.createdAt)}</td><td>${dateTime(s.lastSeenAt)}</td>
+<td>${
+    s.id === view.currentSessionId
+      ? html``
+      : html`<form method="post" action="${branding.prefix}/account/sessions/end" class="inline-form">
+<input type="hidden" name="csrf" value="${view.csrf}"><input type="hidden" name="id" value="${s.id}">
+<button type="submit" class="button button-secondary button-small" aria-label="Sign out ${describeUserAgent(s.userAgent)} at ${s.ip ?? 'unknown address'}">Sign out</button>
+</form>`
+  }</td>
+</tr>`,
+)}
+</tbody></table>
+<div class="row">
+${
+  view.sessions.length > 1
+    ? html`<form method="post" action="${branding.prefix}/account/sessions/end-others" class="inline-form">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<button type="submit" class="button button-secondary">Sign out everywhere else</button>
+</form>`
+    : html``
+}
+<form method="post" action="${branding.prefix}/logout" class="inline-form">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <button type="submit" class="button button-secondary">Sign out</button>
 </form>
+</div>
 <p class="secondary"><a href="/">Back to ${branding.appName}</a></p>`,
     { wide: true },
   );
+}
+
+function dateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+}
+
+/** "Chrome on Linux" from a User-Agent, or "Unknown device"; enough to tell one's browsers apart. */
+export function describeUserAgent(ua: string | null): string {
+  if (!ua) return 'Unknown device';
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : /curl\//.test(ua) ? 'curl' : /python/i.test(ua) ? 'Python' : null;
+  const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X|Macintosh/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : null;
+  if (browser && os) return `${browser} on ${os}`;
+  return browser ?? os ?? ua.slice(0, 40);
 }

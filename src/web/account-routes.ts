@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiTokenNameProblem } from '../auth/api-tokens.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
+import { hashPassword } from '../auth/passwords.js';
+import { passwordProblem } from '../auth/password-policy.js';
+import { verifyCredentials } from '../auth/sign-in.js';
 import { parseDuration } from '../config/duration.js';
 import type { Identity } from '../pipeline/identify.js';
 import { renderAccountPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
@@ -9,9 +12,16 @@ import { sendPage } from './login-routes.js';
 
 type SignedIn = Extract<Identity, { kind: 'user' }>;
 
+const INFO: Record<string, string> = {
+  token: 'The token was revoked. Scripts using it are refused from now on.',
+  password: 'Your password was changed. Your other sign-ins have ended.',
+  session: 'That browser is signed out.',
+  sessions: 'Every other browser is signed out.',
+};
+
 /**
- * `/_dashgate/account`: the signed-in user's own page. For now: profile, groups and personal API
- * tokens (create, shown once; revoke). Every POST needs the session's CSRF token and a
+ * `/_dashgate/account`: the signed-in user's own page: profile, groups, personal API tokens
+ * (create, shown once; revoke), password change, and the browsers signed in (end one or all others). Every POST needs the session's CSRF token and a
  * same-origin request.
  */
 export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): void {
@@ -26,7 +36,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
 
   async function show(reply: FastifyReply, identity: SignedIn, status: number, extra: Partial<AccountView> = {}) {
     const tokens = await ctx.apiTokens.list(identity.user.id);
-    return sendPage(reply, status, renderAccountPage(ctx.branding, { user: identity.user, csrf: ctx.csrf.tokenForSession(identity.session.id), tokens, now: ctx.now(), ...extra }));
+    const now = ctx.now();
+    const sessions = (await ctx.store.sessions.listForUser(identity.user.id)).filter((s) => s.expiresAt > now).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    return sendPage(
+      reply,
+      status,
+      renderAccountPage(ctx.branding, { user: identity.user, csrf: ctx.csrf.tokenForSession(identity.session.id), tokens, sessions, currentSessionId: identity.session.id, now, ...extra }),
+    );
   }
 
   /** CSRF and Origin for the account forms; a refusal re-shows the page with a fresh form. */
@@ -40,7 +56,48 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     const identity = await signedIn(request, reply);
     if (!identity) return reply;
     const query = request.query as Record<string, unknown>;
-    return show(reply, identity, 200, query.revoked === '1' ? { info: 'The token was revoked. Scripts using it are refused from now on.' } : {});
+    const info = INFO[String(query.done)];
+    return show(reply, identity, 200, info ? { info } : {});
+  });
+
+  app.post(`${accountPath}/password`, async function changePassword(request, reply) {
+    const identity = await signedIn(request, reply);
+    if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    const { user } = identity;
+    const body = request.body;
+    const checked = await verifyCredentials({ store: ctx.store, throttle: ctx.throttle }, { username: user.username, password: formField(body, 'current'), ip: request.scope.clientIp });
+    if (!checked.ok) {
+      if (checked.reason === 'throttled') reply.header('retry-after', String(Math.ceil(checked.retryAfterMs / 1000)));
+      return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
+    }
+    const password = formField(body, 'password');
+    const problem =
+      (await passwordProblem(password, ctx.passwordPolicy, [user.username, ctx.branding.appName, user.email ?? ''])) ??
+      (password !== formField(body, 'password2') ? 'The two new passwords are not the same.' : null);
+    if (problem) return show(reply, identity, 400, { error: problem });
+    await ctx.store.users.setPasswordHash(user.id, await hashPassword(password));
+    const ended = await ctx.sessions.invalidateUserSessions(user.id, identity.session.id);
+    await ctx.store.audit.record({ action: 'password.change', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
+    return reply.redirect(`${accountPath}?done=password`, 303);
+  });
+
+  app.post(`${accountPath}/sessions/end`, async function endSession(request, reply) {
+    const identity = await signedIn(request, reply);
+    if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    const id = formField(request.body, 'id');
+    const record = id ? await ctx.store.sessions.findById(id) : null;
+    if (!record || record.userId !== identity.user.id || record.id === identity.session.id) return show(reply, identity, 404, { error: 'That sign-in has already ended.' });
+    await ctx.sessions.invalidateSession(record.id);
+    await ctx.store.audit.record({ action: 'session.revoked', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, detail: { session_ip: record.ip, by: 'self' } });
+    return reply.redirect(`${accountPath}?done=session`, 303);
+  });
+
+  app.post(`${accountPath}/sessions/end-others`, async function endOtherSessions(request, reply) {
+    const identity = await signedIn(request, reply);
+    if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    const ended = await ctx.sessions.invalidateUserSessions(identity.user.id, identity.session.id);
+    await ctx.store.audit.record({ action: 'session.revoked', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, detail: { count: ended, by: 'self', others: true } });
+    return reply.redirect(`${accountPath}?done=sessions`, 303);
   });
 
   app.post(`${accountPath}/tokens`, async function createToken(request, reply) {
@@ -63,6 +120,6 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     const revoked = await ctx.apiTokens.revoke(formField(request.body, 'id'), { userId: identity.user.id });
     if (!revoked) return show(reply, identity, 404, { error: 'No such token (it may have been revoked already).' });
     await ctx.store.audit.record({ action: 'token.revoke', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, detail: { id: revoked.id, name: revoked.name } });
-    return reply.redirect(`${accountPath}?revoked=1`, 303);
+    return reply.redirect(`${accountPath}?done=token`, 303);
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
+import type { Mailer } from '../mail/mailer.js';
 import type { CookiePolicy } from '../auth/cookies.js';
 import type { CsrfGuard } from '../auth/csrf.js';
 import type { SessionManager } from '../auth/sessions.js';
@@ -18,6 +19,9 @@ export interface WebContext {
   store: Store;
   sessions: SessionManager;
   apiTokens: ApiTokenManager;
+  mailer: Mailer;
+  /** Where links in emails point: server.public_url, else the address the gateway listens on. Never a request header. */
+  linkBase(): string;
   csrf: CsrfGuard;
   throttle: SignInThrottle;
   cookie: CookiePolicy;

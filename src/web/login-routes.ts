@@ -18,7 +18,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const next = safeNextPath(query.next);
     const identity = await ctx.identify(request);
     if (identity.kind === 'user') return reply.redirect(next, 303);
-    const info = query.signed_out === '1' ? 'You have signed out.' : undefined;
+    const info = query.signed_out === '1' ? 'You have signed out.' : query.reset === '1' ? 'Your password was changed and every other sign-in ended. Sign in with the new password.' : undefined;
     return sendPage(reply, 200, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, ...(info ? { info } : {}) }));
   });
 

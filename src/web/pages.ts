@@ -52,7 +52,8 @@ ${notice('error', view.error)}${notice('info', view.info)}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
-</form>`,
+</form>
+<p class="secondary"><a href="${branding.prefix}/forgot">Forgot your password?</a></p>`,
   );
 }
 

@@ -735,8 +735,10 @@ describe('migrations are idempotent', () => {
       const open = () => (dialect === 'sqlite' ? openStore({ dataDir, now: () => T0 }) : openStore({ url: POSTGRES_URL, dataDir, schema, now: () => T0 }));
       const first = await open();
       const alice = await first.users.create({ username: 'alice' });
+      // Everything from 0002 on is undone: tables dropped, migration rows removed.
+      await sql`drop table email_tokens`.execute(first.db);
       await sql`drop table api_tokens`.execute(first.db);
-      await sql`delete from kysely_migration where name = '0002_api_tokens'`.execute(first.db);
+      await sql`delete from kysely_migration where name >= '0002'`.execute(first.db);
       await first.close();
 
       const second = await open();
@@ -745,6 +747,9 @@ describe('migrations are idempotent', () => {
       const record = apiTokenRecord(alice.id);
       await second.apiTokens.insert(record);
       assert.deepEqual(await second.apiTokens.findById(record.id), record);
+      const reset = { id: 'et1', tokenHash: 'h'.repeat(64), purpose: 'reset' as const, userId: alice.id, email: null, createdAt: T0, expiresAt: T0 + 1000 };
+      await second.emailTokens.insert(reset);
+      assert.deepEqual(await second.emailTokens.findById('et1'), { ...reset, usedAt: null });
     });
   }
 

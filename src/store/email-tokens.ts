@@ -1,0 +1,53 @@
+import type { Kysely } from 'kysely';
+import type { Database, EmailTokenRow } from './schema.js';
+import type { EmailToken } from './types.js';
+
+/** Single-use links sent by email (password reset). Only hashes are stored. */
+export class EmailTokenRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(token: Omit<EmailToken, 'usedAt'>): Promise<void> {
+    await this.db
+      .insertInto('email_tokens')
+      .values({
+        id: token.id,
+        token_hash: token.tokenHash,
+        purpose: token.purpose,
+        user_id: token.userId,
+        email: token.email,
+        created_at: token.createdAt,
+        expires_at: token.expiresAt,
+        used_at: null,
+      })
+      .execute();
+  }
+
+  async findById(id: string): Promise<EmailToken | null> {
+    const row = await this.db.selectFrom('email_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toEmailToken(row) : null;
+  }
+
+  /** Marks the token used if it is still unused and unexpired; false when someone was first. */
+  async consume(id: string, now: number): Promise<boolean> {
+    const result = await this.db.updateTable('email_tokens').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Ends every open token of a purpose for a user (a new reset link replaces older ones; a reset ends them all). */
+  async expireOpenForUser(purpose: EmailToken['purpose'], userId: string, now: number): Promise<void> {
+    await this.db.updateTable('email_tokens').set({ expires_at: now }).where('purpose', '=', purpose).where('user_id', '=', userId).where('used_at', 'is', null).where('expires_at', '>', now).execute();
+  }
+}
+
+function toEmailToken(row: EmailTokenRow): EmailToken {
+  return {
+    id: row.id,
+    tokenHash: row.token_hash,
+    purpose: row.purpose as EmailToken['purpose'],
+    userId: row.user_id,
+    email: row.email,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    usedAt: row.used_at === null ? null : Number(row.used_at),
+  };
+}

@@ -1,0 +1,72 @@
+import { html } from './html.js';
+import { notice, renderLayout, type Branding } from './pages.js';
+
+const PASSWORD_HINT = 'At least 15 characters is a good choice; a few unrelated words work well.';
+
+/** The invitation page: choose a username (or keep the invited email) and a password. */
+export function renderInvitePage(branding: Branding, view: { csrf: string; token: string; email: string | null; username?: string; error?: string }): string {
+  return renderLayout(
+    branding,
+    'Accept your invitation',
+    html`<h1 id="page-title">Create your account</h1>
+<p class="lead">You are invited to ${branding.appName}${view.email ? html` as <strong>${view.email}</strong>` : html``}. Choose how you sign in.</p>
+${notice('error', view.error)}
+<form method="post" action="${branding.prefix}/invite" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="token" value="${view.token}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}" autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
+<p class="hint" id="password-hint">${PASSWORD_HINT}</p>
+<label for="password2">Repeat password</label>
+<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+<button type="submit" class="button button-primary">Create account and sign in</button>
+</form>`,
+  );
+}
+
+/** "Forgot your password?": one field, and the same answer whether or not the account exists. */
+export function renderForgotPage(branding: Branding, view: { csrf: string; sent?: boolean; error?: string }): string {
+  return renderLayout(
+    branding,
+    'Reset your password',
+    html`<h1 id="page-title">Reset your password</h1>
+${
+  view.sent
+    ? html`<p class="notice notice-info" role="status">If an account with an email address matches, a link to choose a new password is on its way. It works once, for 30 minutes.</p>
+<p class="secondary"><a href="${branding.prefix}/login">Back to sign in</a></p>`
+    : html`<p class="lead">Enter your username or email address. If the account has an email address, we send it a link to choose a new password.</p>
+${notice('error', view.error)}
+<form method="post" action="${branding.prefix}/forgot" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="login">Username or email</label>
+<input id="login" name="login" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
+<button type="submit" class="button button-primary">Send the link</button>
+</form>
+<p class="secondary"><a href="${branding.prefix}/login">Back to sign in</a></p>`
+}`,
+  );
+}
+
+/** The page a reset link opens: a new password, twice. */
+export function renderResetPage(branding: Branding, view: { csrf: string; token: string; username: string; error?: string }): string {
+  return renderLayout(
+    branding,
+    'Choose a new password',
+    html`<h1 id="page-title">Choose a new password</h1>
+<p class="lead">For the account <strong>${view.username}</strong>. Signing in everywhere else ends.</p>
+${notice('error', view.error)}
+<form method="post" action="${branding.prefix}/reset" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="token" value="${view.token}">
+<input type="text" name="username" autocomplete="username" value="${view.username}" hidden>
+<label for="password">New password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint" autofocus>
+<p class="hint" id="password-hint">${PASSWORD_HINT}</p>
+<label for="password2">Repeat new password</label>
+<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+<button type="submit" class="button button-primary">Save the new password</button>
+</form>`,
+  );
+}

@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { isSameOriginRequest } from '../auth/csrf.js';
+import { createResetToken, findResetToken, gatewayLink } from '../auth/links.js';
+import { hashPassword } from '../auth/passwords.js';
+import { passwordProblem } from '../auth/password-policy.js';
+import { canonicalUsername } from '../auth/usernames.js';
+import { resetMessage } from '../mail/messages.js';
+import { formField, type WebContext } from './context.js';
+import { renderForgotPage, renderResetPage } from './flow-pages.js';
+import { sendPage } from './login-routes.js';
+import { renderMessagePage } from './pages.js';
+
+/**
+ * Password reset: `/forgot` asks for a username or email and always answers the same way;
+ * `/reset?token=…` (from the email, 30 minutes, single use) sets a new password and ends every
+ * session of the account.
+ */
+export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void {
+  const forgotPath = `${ctx.prefix}/forgot`;
+  const resetPath = `${ctx.prefix}/reset`;
+  const invalidLink = () =>
+    renderMessagePage(ctx.branding, {
+      title: 'This link cannot be used',
+      message: 'The link is wrong, was already used, or has expired (reset links last 30 minutes). Ask for a new one.',
+      action: { href: forgotPath, label: 'Ask for a new link' },
+    });
+
+  app.get(forgotPath, async function showForgot(_request, reply) {
+    return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm() }));
+  });
+
+  app.post(forgotPath, async function requestReset(request, reply) {
+    const body = request.body;
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+      return sendPage(reply, 403, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), error: 'The form expired or came from another site. Please try again.' }));
+    }
+    const login = canonicalUsername(formField(body, 'login')).slice(0, 256);
+    const ip = request.scope.clientIp;
+    if (login) {
+      // Counted per asked-for name and per address whether or not an account exists: limits mail
+      // to one person and enumeration by one caller. A throttled request is answered the same way.
+      const verdict = await ctx.throttle.check(`reset:${login}`, ip);
+      await ctx.throttle.recordFailure(`reset:${login}`, ip);
+      if (verdict.allowed) {
+        const user = (await ctx.store.users.findByUsername(login)) ?? (login.includes('@') ? await ctx.store.users.findByEmail(login) : null);
+        const sendable = user !== null && user.status === 'active' && user.email !== null;
+        await ctx.store.audit.record({ action: 'password.reset_requested', actor: login, target: user?.username ?? null, ip, detail: { sent: sendable, reason: sendable ? null : user ? 'no_email_or_inactive' : 'unknown_account' } });
+        if (sendable) {
+          const { token, expiresAt } = await createResetToken(ctx.store, ctx.now, user);
+          const link = gatewayLink(ctx.linkBase(), ctx.prefix, 'reset', token);
+          // Not awaited: the answer must not take longer when an account exists.
+          ctx.mailer.send(resetMessage({ appName: ctx.branding.appName, to: user.email!, link, username: user.username, expiresAt })).catch((err: unknown) => request.log.error({ err, to: user.email }, 'reset mail failed'));
+        }
+      } else {
+        await ctx.store.audit.record({ action: 'password.reset_throttled', actor: login, ip });
+      }
+    }
+    return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: '', sent: true }));
+  });
+
+  app.get(resetPath, async function showReset(request, reply) {
+    const token = (request.query as Record<string, unknown>).token;
+    const found = await findResetToken(ctx.store, token, ctx.now);
+    const user = found ? await ctx.store.users.findById(found.userId) : null;
+    if (!found || !user || user.status !== 'active') return sendPage(reply, 410, invalidLink());
+    return sendPage(reply, 200, renderResetPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
+  });
+
+  app.post(resetPath, async function completeReset(request, reply) {
+    const body = request.body;
+    const token = formField(body, 'token');
+    const found = await findResetToken(ctx.store, token, ctx.now);
+    const user = found ? await ctx.store.users.findById(found.userId) : null;
+    if (!found || !user || user.status !== 'active') return sendPage(reply, 410, invalidLink());
+    const again = (status: number, error: string) => sendPage(reply, status, renderResetPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, username: user.username, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+      return again(403, 'The form expired or came from another site. Please try again.');
+    }
+    const password = formField(body, 'password');
+    const problem =
+      (await passwordProblem(password, ctx.passwordPolicy, [user.username, ctx.branding.appName, user.email ?? ''])) ??
+      (password !== formField(body, 'password2') ? 'The two passwords are not the same.' : null);
+    if (problem) return again(400, problem);
+    const passwordHash = await hashPassword(password);
+    if (!(await ctx.store.emailTokens.consume(found.id, ctx.now()))) return sendPage(reply, 410, invalidLink());
+    await ctx.store.users.setPasswordHash(user.id, passwordHash);
+    const ended = await ctx.sessions.invalidateUserSessions(user.id);
+    await ctx.store.throttle.clear(`account:${user.username}`);
+    await ctx.store.audit.record({ action: 'password.reset', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
+    return reply.redirect(`${ctx.prefix}/login?reset=1`, 303);
+  });
+}
