@@ -27,6 +27,7 @@ import type { Clock } from './store/types.js';
 import type { WebContext } from './web/context.js';
 import { writeErrorResponse } from './web/error-response.js';
 import { registerAccountRoutes } from './web/account-routes.js';
+import { registerAdminRoutes } from './web/admin-routes.js';
 import { registerInviteRoutes } from './web/invite-routes.js';
 import { registerLoginRoutes, sendPage } from './web/login-routes.js';
 import { registerResetRoutes } from './web/reset-routes.js';
@@ -192,6 +193,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerAccountRoutes(own, web);
     registerInviteRoutes(own, web);
     registerResetRoutes(own, web);
+    registerAdminRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {
       throw new GatewayError('NOT_FOUND');

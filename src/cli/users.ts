@@ -1,3 +1,4 @@
+import { isLastActiveAdmin } from '../auth/admins.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { hashPassword } from '../auth/passwords.js';
@@ -172,8 +173,7 @@ async function parseJsonUsers(text: string, config: Config, allowWeak: boolean):
 
 /** The last active administrator cannot be disabled or removed: nobody could administer the gateway. */
 async function assertNotLastAdmin(store: Store, userId: string): Promise<void> {
-  const admins = (await store.users.list()).filter((u) => u.isAdmin && u.status === 'active');
-  if (admins.length === 1 && admins[0]!.id === userId) throw new UsageError('this is the last active administrator; make another user an admin first');
+  if (await isLastActiveAdmin(store, userId)) throw new UsageError('this is the last active administrator; make another user an admin first');
 }
 
 async function assertPassword(password: string, config: Config, username: string): Promise<void> {

@@ -24,10 +24,19 @@ export class AuditRepository {
   }
 
   /** Newest first. */
-  async list(options: { limit?: number; action?: string; actor?: string } = {}): Promise<AuditEntry[]> {
-    let query = this.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(options.limit ?? 100);
-    if (options.action) query = query.where('action', '=', options.action);
+  /**
+   * Newest first. `user` matches the actor or the target; `action` matches exactly, or every
+   * action under a prefix when it ends in "." ("login." → login.success, login.failure, …);
+   * `from`/`to` bound the time (ms, `to` exclusive).
+   */
+  async list(options: { limit?: number; offset?: number; action?: string; actor?: string; user?: string; from?: number; to?: number } = {}): Promise<AuditEntry[]> {
+    let query = this.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(options.limit ?? 100).offset(options.offset ?? 0);
+    if (options.action) query = options.action.endsWith('.') ? query.where('action', 'like', `${options.action.replace(/[%_\\]/g, '')}%`) : query.where('action', '=', options.action);
     if (options.actor) query = query.where('actor', '=', options.actor);
+    const user = options.user;
+    if (user) query = query.where((eb) => eb.or([eb('actor', '=', user), eb('target', '=', user)]));
+    if (options.from !== undefined) query = query.where('at', '>=', options.from);
+    if (options.to !== undefined) query = query.where('at', '<', options.to);
     const rows = await query.execute();
     return rows.map((row) => ({
       id: Number(row.id),

@@ -32,6 +32,13 @@ export class GroupRepository {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Renames a group (memberships follow); false when `from` is missing or `to` exists. */
+  async rename(from: string, to: string): Promise<boolean> {
+    if (await this.db.selectFrom('groups').select('id').where('name', '=', to).executeTakeFirst()) return false;
+    const result = await this.db.updateTable('groups').set({ name: to }).where('name', '=', from).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async list(): Promise<GroupSummary[]> {
     const rows = await this.db
       .selectFrom('groups')

@@ -20,6 +20,22 @@ export class SessionRepository {
     return rows.map(toRecord);
   }
 
+  /** Every unexpired session with its user's name, most recently seen first. */
+  async listActive(now: number, limit: number, offset: number): Promise<Array<SessionRecord & { username: string }>> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('sessions')
+      .select('users.username')
+      .where('sessions.expires_at', '>', now)
+      .orderBy('sessions.last_seen_at', 'desc')
+      .orderBy('sessions.id')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    return rows.map((row) => ({ ...toRecord(row), username: row.username }));
+  }
+
   async touch(id: string, lastSeenAt: number): Promise<void> {
     await this.db.updateTable('sessions').set({ last_seen_at: lastSeenAt }).where('id', '=', id).execute();
   }

@@ -76,6 +76,10 @@ export class UserRepository {
     await this.db.updateTable('users').set({ status, updated_at: this.now() }).where('id', '=', id).execute();
   }
 
+  async setAdmin(id: string, isAdmin: boolean): Promise<void> {
+    await this.db.updateTable('users').set({ is_admin: isAdmin ? 1 : 0, updated_at: this.now() }).where('id', '=', id).execute();
+  }
+
   async setGroups(id: string, groups: readonly string[]): Promise<void> {
     await this.db.transaction().execute((trx) => setGroups(trx, id, groups, this.now()));
   }

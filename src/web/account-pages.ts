@@ -121,7 +121,7 @@ ${
 <button type="submit" class="button button-secondary">Sign out</button>
 </form>
 </div>
-<p class="secondary"><a href="/">Back to ${branding.appName}</a></p>`,
+<p class="secondary"><a href="/">Back to ${branding.appName}</a>${user.isAdmin ? html` · <a href="${branding.prefix}/admin">Admin console</a>` : html``}</p>`,
     { wide: true },
   );
 }
