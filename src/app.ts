@@ -31,6 +31,7 @@ import { registerAdminRoutes } from './web/admin-routes.js';
 import { registerInviteRoutes } from './web/invite-routes.js';
 import { registerLoginRoutes, sendPage } from './web/login-routes.js';
 import { registerResetRoutes } from './web/reset-routes.js';
+import { registerSignupRoutes } from './web/signup-routes.js';
 import { renderMessagePage, type Branding } from './web/pages.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
 import { registerSetupRoutes } from './web/setup-routes.js';
@@ -173,7 +174,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, cookie, cookieName, now, expectedOrigin,
+    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase,
+    signup: { mode: config.signup.mode, allowedDomains: config.signup.allowed_domains, autoApprove: config.signup.auto_approve }, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
     csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
@@ -193,6 +195,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerAccountRoutes(own, web);
     registerInviteRoutes(own, web);
     registerResetRoutes(own, web);
+    registerSignupRoutes(own, web);
     registerAdminRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {

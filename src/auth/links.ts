@@ -40,24 +40,35 @@ export async function findOpenInvite(store: Store, token: unknown, now: Clock, p
   return digestsEqual(invite.tokenHash, hashSecret(parts.secret)) ? invite : null;
 }
 
-/** A new reset link for a user; older open reset links of that user stop working. */
-export async function createResetToken(store: Store, now: Clock, user: User): Promise<{ token: string; expiresAt: number }> {
+/** Address-confirmation links of self-service sign-up live a day. */
+export const VERIFY_LINK_TTL_MS = 24 * 3_600_000;
+
+/** A new emailed link of a purpose for a user; older open links of that purpose stop working. */
+export async function createEmailToken(store: Store, now: Clock, user: User, purpose: EmailToken['purpose']): Promise<{ token: string; expiresAt: number }> {
   const at = now();
-  await store.emailTokens.expireOpenForUser('reset', user.id, at);
+  await store.emailTokens.expireOpenForUser(purpose, user.id, at);
   const { token, id, secret } = generateToken();
-  const expiresAt = at + RESET_LINK_TTL_MS;
-  await store.emailTokens.insert({ id, tokenHash: hashSecret(secret), purpose: 'reset', userId: user.id, email: user.email, createdAt: at, expiresAt });
+  const expiresAt = at + (purpose === 'reset' ? RESET_LINK_TTL_MS : VERIFY_LINK_TTL_MS);
+  await store.emailTokens.insert({ id, tokenHash: hashSecret(secret), purpose, userId: user.id, email: user.email, createdAt: at, expiresAt });
   return { token, expiresAt };
 }
 
-/** The open reset token behind a link, or null. */
-export async function findResetToken(store: Store, token: unknown, now: Clock): Promise<EmailToken | null> {
+export function createResetToken(store: Store, now: Clock, user: User): Promise<{ token: string; expiresAt: number }> {
+  return createEmailToken(store, now, user, 'reset');
+}
+
+/** The open emailed token of a purpose behind a link, or null. */
+export async function findEmailToken(store: Store, token: unknown, now: Clock, purpose: EmailToken['purpose']): Promise<EmailToken | null> {
   if (typeof token !== 'string') return null;
   const parts = splitToken(token);
   if (!parts) return null;
   const found = await store.emailTokens.findById(parts.id);
-  if (!found || found.purpose !== 'reset' || found.usedAt !== null || found.expiresAt <= now()) return null;
+  if (!found || found.purpose !== purpose || found.usedAt !== null || found.expiresAt <= now()) return null;
   return digestsEqual(found.tokenHash, hashSecret(parts.secret)) ? found : null;
+}
+
+export function findResetToken(store: Store, token: unknown, now: Clock): Promise<EmailToken | null> {
+  return findEmailToken(store, token, now, 'reset');
 }
 
 /** Absolute link to a gateway page: public_url when configured, else the address the caller used. */

@@ -263,6 +263,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    signup: z
+      .object({
+        /** closed: invitations only. domain: anyone with a verified address in allowed_domains. open: anyone, approved by an admin unless auto_approve. */
+        mode: z.enum(['closed', 'domain', 'open']).default('closed'),
+        allowed_domains: z.array(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'expected a lower-case domain such as example.com')).default([]),
+        auto_approve: z.boolean().default(false),
+      })
+      .strict()
+      .superRefine((value, ctx) => {
+        if (value.mode === 'domain' && value.allowed_domains.length === 0) ctx.addIssue({ code: 'custom', path: ['allowed_domains'], message: 'mode "domain" needs at least one domain' });
+      })
+      .prefault({}),
     invites: z
       .object({
         /** How long an invitation link works unless `--expires` says otherwise. */

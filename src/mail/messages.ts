@@ -61,3 +61,15 @@ export function resetMessage(v: { appName: string; to: string; link: string; use
     footnote: `The link works once, until ${until(v.expiresAt)}. If you did not ask for this, ignore this message: your password stays as it is.`,
   });
 }
+
+export function verifyMessage(v: { appName: string; to: string; link: string; username: string; expiresAt: number }): MailMessage {
+  return letter({
+    appName: v.appName,
+    to: v.to,
+    subject: `Confirm your email address for ${v.appName}`,
+    lead: `Someone signed up for ${v.appName} as "${v.username}" with this address. If that was you, confirm the address to finish.`,
+    action: 'Confirm my address',
+    link: v.link,
+    footnote: `The link works once, until ${until(v.expiresAt)}. If you did not sign up, ignore this message; the account is never activated.`,
+  });
+}

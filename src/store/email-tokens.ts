@@ -33,6 +33,13 @@ export class EmailTokenRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Which of these users have spent a token of this purpose (for 'verify': confirmed their address). */
+  async usedBy(purpose: EmailToken['purpose'], userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.db.selectFrom('email_tokens').select('user_id').where('purpose', '=', purpose).where('used_at', 'is not', null).where('user_id', 'in', userIds).execute();
+    return new Set(rows.map((r) => r.user_id));
+  }
+
   /** Ends every open token of a purpose for a user (a new reset link replaces older ones; a reset ends them all). */
   async expireOpenForUser(purpose: EmailToken['purpose'], userId: string, now: number): Promise<void> {
     await this.db.updateTable('email_tokens').set({ expires_at: now }).where('purpose', '=', purpose).where('user_id', '=', userId).where('used_at', 'is', null).where('expires_at', '>', now).execute();

@@ -24,6 +24,8 @@ export interface NewUser {
   passwordHash?: string | null;
   isAdmin?: boolean;
   groups?: readonly string[];
+  /** Default active; self-service sign-ups start pending. */
+  status?: UserStatus;
 }
 
 export interface SessionRecord {
@@ -70,7 +72,7 @@ export interface Invite {
 export interface EmailToken {
   id: string;
   tokenHash: string;
-  purpose: 'reset';
+  purpose: 'reset' | 'verify';
   userId: string;
   email: string | null;
   createdAt: number;

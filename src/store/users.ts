@@ -19,7 +19,7 @@ export class UserRepository {
       email: input.email ?? null,
       password_hash: input.passwordHash ?? null,
       is_admin: input.isAdmin ? 1 : 0,
-      status: 'active',
+      status: input.status ?? 'active',
       created_at: at,
       updated_at: at,
     };

@@ -14,10 +14,11 @@ export interface AdminFrame {
   link?: { label: string; url: string } | undefined;
 }
 
-export type AdminSection = 'users' | 'groups' | 'invites' | 'sessions' | 'audit';
+export type AdminSection = 'users' | 'signups' | 'groups' | 'invites' | 'sessions' | 'audit';
 
 const SECTIONS: ReadonlyArray<[AdminSection, string]> = [
   ['users', 'Users'],
+  ['signups', 'Sign-ups'],
   ['groups', 'Groups'],
   ['invites', 'Invitations'],
   ['sessions', 'Sessions'],
@@ -204,6 +205,27 @@ ${view.members.map((m) => html`<tr><td>${m}</td><td>${action(f, `${base}/members
 <form method="post" action="${base}/members" class="form" aria-labelledby="add-member-title">${csrfField(f)}
 <label for="member">Username</label><input id="member" name="username" type="text" required autocomplete="off">
 <button type="submit" class="button button-primary">Add</button></form>`,
+  );
+}
+
+export function renderSignupsPage(branding: Branding, f: AdminFrame, view: { pending: ReadonlyArray<{ user: User; verified: boolean }>; mode: string }): string {
+  const base = `${branding.prefix}/admin/signups`;
+  return frame(
+    branding,
+    'signups',
+    'Pending sign-ups',
+    f,
+    html`<p class="muted">Sign-up mode: <strong>${view.mode}</strong> (signup.mode in dashgate.yaml).</p>
+${
+  view.pending.length === 0
+    ? html`<p class="muted">Nobody is waiting.</p>`
+    : html`<table class="table"><thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Address confirmed</th><th scope="col">Asked</th><th scope="col"><span class="visually-hidden">Decide</span></th></tr></thead><tbody>
+${view.pending.map(
+  ({ user, verified }) => html`<tr><td>${user.username}</td><td>${user.email ?? '—'}</td><td>${verified ? 'yes' : 'not yet'}</td><td>${when(user.createdAt)}</td>
+<td><div class="actions">${action(f, `${base}/approve`, 'Approve', { id: user.id }, { aria: `Approve ${user.username}` })}${action(f, `${base}/reject`, 'Reject', { id: user.id }, { danger: true, aria: `Reject ${user.username}` })}</div></td></tr>`,
+)}
+</tbody></table>`
+}`,
   );
 }
 

@@ -16,6 +16,7 @@ import {
   renderGroupsPage,
   renderInvitesPage,
   renderSessionsPage,
+  renderSignupsPage,
   renderUserPage,
   renderUsersPage,
   type AdminFrame,
@@ -38,6 +39,8 @@ const DONE: Record<string, string> = {
   deleted: 'User deleted.',
   group: 'Group saved.',
   revoked: 'Invitation revoked.',
+  approved: 'Approved: the account can sign in now.',
+  rejected: 'Rejected: the account is deleted.',
 };
 
 /**
@@ -251,6 +254,33 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     await audit(admin, request, 'invite.revoked', null, { id });
     return reply.redirect(`${base}/invites?done=revoked`, 303);
   });
+
+  // ---- sign-ups ----------------------------------------------------------------------------
+
+  async function showSignups(reply: FastifyReply, admin: Admin, status: number, extra: Extra = {}) {
+    const pending = (await ctx.store.users.list()).filter((u) => u.status === 'pending');
+    const verified = await ctx.store.emailTokens.usedBy('verify', pending.map((u) => u.id));
+    return sendPage(reply, status, renderSignupsPage(ctx.branding, frame(admin, extra), { pending: pending.map((user) => ({ user, verified: verified.has(user.id) })), mode: ctx.signup.mode }));
+  }
+
+  app.get(`${base}/signups`, async function listSignups(request, reply) {
+    const admin = await requireAdmin(request, reply);
+    return admin ? showSignups(reply, admin, 200, { info: doneInfo(request) }) : reply;
+  });
+
+  for (const verb of ['approve', 'reject'] as const) {
+    app.post(`${base}/signups/${verb}`, async (request, reply) => {
+      const admin = await requireAdminForm(request, reply);
+      if (!admin) return reply;
+      const user = await ctx.store.users.findById(formField(request.body, 'id'));
+      if (!user || user.status !== 'pending') return showSignups(reply, admin, 404, { error: 'That sign-up was already decided.' });
+      if (verb === 'approve') await ctx.store.users.setStatus(user.id, 'active');
+      else await ctx.store.users.remove(user.id);
+      forget(user.id);
+      await audit(admin, request, verb === 'approve' ? 'signup.approved' : 'signup.rejected', user.username);
+      return reply.redirect(`${base}/signups?done=${verb === 'approve' ? 'approved' : 'rejected'}`, 303);
+    });
+  }
 
   // ---- groups -------------------------------------------------------------------------------
 

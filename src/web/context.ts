@@ -20,6 +20,7 @@ export interface WebContext {
   sessions: SessionManager;
   apiTokens: ApiTokenManager;
   mailer: Mailer;
+  signup: { mode: 'closed' | 'domain' | 'open'; allowedDomains: readonly string[]; autoApprove: boolean };
   /** Where links in emails point: server.public_url, else the address the gateway listens on. Never a request header. */
   linkBase(): string;
   csrf: CsrfGuard;

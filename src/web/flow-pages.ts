@@ -70,3 +70,47 @@ ${notice('error', view.error)}
 </form>`,
   );
 }
+
+/** Self-service sign-up (signup.mode domain or open). */
+export function renderSignupPage(branding: Branding, view: { csrf: string; domains: readonly string[]; needsApproval: boolean; username?: string; email?: string; error?: string }): string {
+  return renderLayout(
+    branding,
+    'Create an account',
+    html`<h1 id="page-title">Create an account</h1>
+<p class="lead">${
+      view.domains.length > 0
+        ? html`For people with an address at ${view.domains.join(', ')}. `
+        : html``
+    }We send a link to confirm your email address${view.needsApproval ? html`; an administrator then approves the account` : html``}.</p>
+${notice('error', view.error)}
+<form method="post" action="${branding.prefix}/signup" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}" autofocus>
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="email" required value="${view.email ?? ''}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
+<p class="hint" id="password-hint">${PASSWORD_HINT}</p>
+<label for="password2">Repeat password</label>
+<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+<button type="submit" class="button button-primary">Create account</button>
+</form>
+<p class="secondary">Already have an account? <a href="${branding.prefix}/login">Sign in</a></p>`,
+  );
+}
+
+/** The page a confirmation link opens: one button, so a mail scanner's GET changes nothing. */
+export function renderVerifyPage(branding: Branding, view: { csrf: string; token: string; username: string }): string {
+  return renderLayout(
+    branding,
+    'Confirm your email address',
+    html`<h1 id="page-title">Confirm your email address</h1>
+<p class="lead">For the account <strong>${view.username}</strong>.</p>
+<form method="post" action="${branding.prefix}/verify" class="form">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="token" value="${view.token}">
+<button type="submit" class="button button-primary">Confirm</button>
+</form>`,
+  );
+}

@@ -19,7 +19,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const identity = await ctx.identify(request);
     if (identity.kind === 'user') return reply.redirect(next, 303);
     const info = query.signed_out === '1' ? 'You have signed out.' : query.reset === '1' ? 'Your password was changed and every other sign-in ended. Sign in with the new password.' : undefined;
-    return sendPage(reply, 200, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, ...(info ? { info } : {}) }));
+    return sendPage(reply, 200, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, signup: ctx.signup.mode !== 'closed', ...(info ? { info } : {}) }));
   });
 
   app.post(loginPath, async function signIn(request, reply) {
@@ -30,7 +30,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const refuse = (status: number, message: string) =>
       json
         ? reply.code(status).header('cache-control', 'no-store').send({ ok: false, error: status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials', message })
-        : sendPage(reply, status, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, username, error: message }));
+        : sendPage(reply, status, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, username, error: message, signup: ctx.signup.mode !== 'closed' }));
 
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
       return refuse(403, 'The sign-in form expired or came from another site. Please try again.');

@@ -37,7 +37,7 @@ export function notice(kind: 'error' | 'info', message: string | undefined): Saf
     : html`<p class="notice notice-info" role="status">${message}</p>`;
 }
 
-export function renderLoginPage(branding: Branding, view: { csrf: string; next: string; username?: string; error?: string; info?: string }): string {
+export function renderLoginPage(branding: Branding, view: { csrf: string; next: string; username?: string; error?: string; info?: string; signup?: boolean }): string {
   return renderLayout(
     branding,
     'Sign in',
@@ -53,7 +53,7 @@ ${notice('error', view.error)}${notice('info', view.info)}
 <input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
 </form>
-<p class="secondary"><a href="${branding.prefix}/forgot">Forgot your password?</a></p>`,
+<p class="secondary"><a href="${branding.prefix}/forgot">Forgot your password?</a>${view.signup ? html` · <a href="${branding.prefix}/signup">Create an account</a>` : html``}</p>`,
   );
 }
 
