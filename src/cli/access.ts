@@ -20,7 +20,7 @@ export function registerAccessCommands(program: Command, out: (line: string) => 
   addStoreOptions(access.command('explain <url>').description('show which rule decides a request and why, e.g. dashgate access explain --user alice /reports/q3'))
     .option('--user <name>', 'the signed-in user to judge (default: an anonymous caller)')
     .option('--method <method>', 'HTTP method', 'GET')
-    .option('--output <id.prop...>', 'for a Dash callback: the outputs it writes, e.g. salary-table.data')
+    .option('--output <id.prop>', 'for a Dash callback: an output it writes, e.g. salary-table.data (repeat for several)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .action((url: string, flags: ExplainFlags) =>
       withStore(flags, async (store, config) => {
         const { host, target } = splitUrl(url);
