@@ -72,14 +72,15 @@ export function createIdentifier(sessions: SessionManager, cookieName: string, d
       suspects.delete(ip);
       return null;
     }
-    const verdict = await deps.throttle.check('credential', ip);
+    // Keyed by address only: a shared "account" key would let failures anywhere throttle everyone.
+    const verdict = await deps.throttle.check(`credential:${ip}`, ip);
     return verdict.allowed ? null : verdict.retryAfterMs;
   }
 
   async function fail(scheme: 'Bearer' | 'Basic', ip: string, detail: Record<string, unknown>): Promise<Identity> {
     if (suspects.size > 10_000) suspects.clear();
     suspects.set(ip, deps.now());
-    await deps.throttle.recordFailure('credential', ip);
+    await deps.throttle.recordFailure(`credential:${ip}`, ip);
     await deps.store.audit.record({ action: scheme === 'Bearer' ? 'token.failure' : 'basic.failure', ip, detail });
     return { kind: 'rejected', scheme, retryAfterMs: null };
   }

@@ -136,3 +136,23 @@ describe('API tokens and HTTP Basic through the gateway', () => {
     assert.ok(!JSON.stringify(audit).includes(tampered), 'the presented token is not written to the audit log');
   });
 });
+
+describe('credential throttling is per address', () => {
+  it('failures from one address never throttle another (regression: a shared key throttled everyone)', async () => {
+    const upstream = await startRecordingUpstream();
+    const gw = await startGateway(upstream.url, { server: { trusted_proxies: ['127.0.0.1'] }, throttle: { ip_free_failures: 3, account_free_failures: 3 } });
+    try {
+      const user = await createUser(gw.store, 'svc', PASSWORD);
+      const { token } = await new ApiTokenManager(gw.store, { cacheTtlMs: 0, touchIntervalMs: 0 }, Date.now).create(user, { name: 'svc', expiresAt: null, createdBy: 'test' });
+      const from = (ip: string, value: string) => fetch(`${gw.url}/x`, { headers: { authorization: `Bearer ${value}`, 'x-forwarded-for': ip, accept: 'application/json' } }).then((r) => r.status);
+      const attacker: number[] = [];
+      for (let i = 0; i < 6; i++) attacker.push(await from('203.0.113.1', 'dgt_guess'));
+      assert.ok(attacker.includes(429), `attacker statuses ${attacker.join(',')}`);
+      assert.equal(await from('198.51.100.7', 'dgt_typo'), 401, 'one honest mistake elsewhere');
+      assert.equal(await from('198.51.100.7', token), 200, 'and that address is not throttled by the attacker');
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
