@@ -8,6 +8,7 @@ import { IdentityTokenIssuer } from './auth/identity-jwt.js';
 import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
 import { SignInThrottle } from './auth/throttle.js';
+import { MfaChallenge } from './auth/totp.js';
 import type { Config } from './config/schema.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { gatewayBaseUrl } from './config/base-url.js';
@@ -84,6 +85,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const expectedOrigin = (scope: RequestScope) => publicOrigin ?? `${scope.proto}://${scope.host}`;
 
   const csrfKey = await store.settings.getOrInsert('csrf_hmac_key', randomBytes(32).toString('base64url'));
+  const mfaKey = await store.settings.getOrInsert('mfa_hmac_key', randomBytes(32).toString('base64url'));
   const sessions = new SessionManager(
     store,
     {
@@ -175,6 +177,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
     prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase,
+    mfaChallenge: new MfaChallenge(Buffer.from(mfaKey, 'base64url'), now),
     signup: { mode: config.signup.mode, allowedDomains: config.signup.allowed_domains, autoApprove: config.signup.auto_approve }, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),

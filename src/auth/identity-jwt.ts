@@ -83,7 +83,7 @@ export class IdentityTokenIssuer {
       email: user.email,
       name: user.displayName ?? user.username,
       groups: [...user.groups],
-      amr: [session.authMethod],
+      amr: session.authMethod.split('+'),
     })
       .setProtectedHeader({ alg: ALGORITHM, kid: this.signingKey.kid, typ: 'JWT' })
       .setIssuer(this.options.issuer)

@@ -94,6 +94,21 @@ export interface EmailTokenRow {
   used_at: number | null;
 }
 
+export interface TotpFactorRow {
+  user_id: string;
+  secret: string;
+  confirmed_at: number | null;
+  last_time_step: number;
+  created_at: number;
+}
+
+export interface RecoveryCodeRow {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UserRow;
   groups: GroupRow;
@@ -105,4 +120,6 @@ export interface Database {
   settings: SettingRow;
   throttle: ThrottleRow;
   email_tokens: EmailTokenRow;
+  totp_factors: TotpFactorRow;
+  recovery_codes: RecoveryCodeRow;
 }

@@ -3,6 +3,7 @@ import { ApiTokenRepository } from './api-tokens.js';
 import { AuditRepository } from './audit.js';
 import { migrateToLatest, openDatabase, type Dialect } from './db.js';
 import { EmailTokenRepository } from './email-tokens.js';
+import { FactorRepository } from './factors.js';
 import { GroupRepository } from './groups.js';
 import { InviteRepository } from './invites.js';
 import type { Database } from './schema.js';
@@ -25,6 +26,7 @@ export interface Store {
   readonly throttle: ThrottleRepository;
   readonly settings: SettingsRepository;
   readonly emailTokens: EmailTokenRepository;
+  readonly factors: FactorRepository;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     throttle: new ThrottleRepository(db),
     settings: new SettingsRepository(db),
     emailTokens: new EmailTokenRepository(db),
+    factors: new FactorRepository(db),
     close: () => db.destroy(),
   };
 }

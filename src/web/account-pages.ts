@@ -1,6 +1,6 @@
 import type { ApiToken } from '../auth/api-tokens.js';
 import type { SessionRecord, User } from '../store/types.js';
-import { html } from './html.js';
+import { html, SafeHtml } from './html.js';
 import { notice, renderLayout, type Branding } from './pages.js';
 
 export interface AccountView {
@@ -9,6 +9,7 @@ export interface AccountView {
   tokens: readonly ApiToken[];
   sessions: readonly SessionRecord[];
   currentSessionId: string;
+  twoFactor: { enabled: boolean; recoveryCodesLeft: number };
   now: number;
   /** A token just created: shown this once. */
   newToken?: { name: string; token: string };
@@ -89,6 +90,26 @@ ${view.tokens.map(
 <button type="submit" class="button button-primary">Change password</button>
 </form>
 
+<h2 id="mfa-title">Two-factor sign-in</h2>
+${
+  view.twoFactor.enabled
+    ? html`<p>On: signing in asks for a code from your authenticator app. ${view.twoFactor.recoveryCodesLeft} recovery code${view.twoFactor.recoveryCodesLeft === 1 ? '' : 's'} left.</p>
+<form method="post" action="${branding.prefix}/account/totp/manage" class="form" aria-labelledby="mfa-title">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="mfa-password">Current password</label>
+<input id="mfa-password" name="current" type="password" autocomplete="current-password" required>
+<div class="actions">
+<button type="submit" name="action" value="recovery" class="button button-secondary">New recovery codes</button>
+<button type="submit" name="action" value="disable" class="button button-danger">Turn off</button>
+</div>
+</form>`
+    : html`<p>Off. With it on, signing in also asks for a code from an authenticator app on your phone.</p>
+<form method="post" action="${branding.prefix}/account/totp/setup" class="inline-form">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<button type="submit" class="button button-primary">Set up two-factor sign-in</button>
+</form>`
+}
+
 <h2 id="sessions-title">Where you are signed in</h2>
 <table class="table" aria-labelledby="sessions-title">
 <thead><tr><th scope="col">Device</th><th scope="col">Address</th><th scope="col">Signed in</th><th scope="col">Last seen</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
@@ -137,4 +158,37 @@ export function describeUserAgent(ua: string | null): string {
   const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X|Macintosh/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : null;
   if (browser && os) return `${browser} on ${os}`;
   return browser ?? os ?? ua.slice(0, 40);
+}
+
+/** Enrolment: the QR code (server-rendered SVG), the secret as text, and the confirming code. */
+export function renderTotpSetupPage(branding: Branding, view: { csrf: string; qrSvg: string; secret: string; error?: string }): string {
+  return renderLayout(
+    branding,
+    'Set up two-factor sign-in',
+    html`<h1 id="page-title">Set up two-factor sign-in</h1>
+<p class="lead">Scan the code with an authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, Aegis…), then enter the 6-digit code it shows.</p>
+${notice('error', view.error)}
+<figure class="qr" role="img" aria-label="QR code for your authenticator app">${new SafeHtml(view.qrSvg)}</figure>
+<p class="hint">Cannot scan? Enter this key instead:</p>
+<code class="secret" id="totp-secret">${view.secret.replace(/(.{4})/g, '$1 ').trim()}</code>
+<form method="post" action="${branding.prefix}/account/totp/confirm" class="form" novalidate>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="code">Code from the app</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus>
+<button type="submit" class="button button-primary">Turn on</button>
+</form>
+<p class="secondary"><a href="${branding.prefix}/account">Cancel</a></p>`,
+  );
+}
+
+/** Recovery codes, shown once. */
+export function renderRecoveryCodesPage(branding: Branding, view: { codes: readonly string[]; first: boolean }): string {
+  return renderLayout(
+    branding,
+    'Recovery codes',
+    html`<h1 id="page-title">${view.first ? 'Two-factor sign-in is on' : 'New recovery codes'}</h1>
+<p class="lead">Keep these codes somewhere safe. Each one signs you in once if you lose your phone. They are shown only now${view.first ? '' : '; the old ones no longer work'}.</p>
+<ul class="codes" id="recovery-codes">${view.codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
+<p><a class="button button-primary" href="${branding.prefix}/account">I have saved them</a></p>`,
+  );
 }

@@ -6,7 +6,8 @@ import { passwordProblem } from '../auth/password-policy.js';
 import { verifyCredentials } from '../auth/sign-in.js';
 import { parseDuration } from '../config/duration.js';
 import type { Identity } from '../pipeline/identify.js';
-import { renderAccountPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
+import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes } from '../auth/totp.js';
+import { renderAccountPage, renderRecoveryCodesPage, renderTotpSetupPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
 
@@ -17,6 +18,7 @@ const INFO: Record<string, string> = {
   password: 'Your password was changed. Your other sign-ins have ended.',
   session: 'That browser is signed out.',
   sessions: 'Every other browser is signed out.',
+  mfa_off: 'Two-factor sign-in is off.',
 };
 
 /**
@@ -38,10 +40,12 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     const tokens = await ctx.apiTokens.list(identity.user.id);
     const now = ctx.now();
     const sessions = (await ctx.store.sessions.listForUser(identity.user.id)).filter((s) => s.expiresAt > now).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    const factor = await ctx.store.factors.totp(identity.user.id);
+    const twoFactor = { enabled: factor?.confirmedAt != null, recoveryCodesLeft: factor?.confirmedAt != null ? await ctx.store.factors.unusedRecoveryCodes(identity.user.id) : 0 };
     return sendPage(
       reply,
       status,
-      renderAccountPage(ctx.branding, { user: identity.user, csrf: ctx.csrf.tokenForSession(identity.session.id), tokens, sessions, currentSessionId: identity.session.id, now, ...extra }),
+      renderAccountPage(ctx.branding, { user: identity.user, csrf: ctx.csrf.tokenForSession(identity.session.id), tokens, sessions, currentSessionId: identity.session.id, twoFactor, now, ...extra }),
     );
   }
 
@@ -79,6 +83,52 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     const ended = await ctx.sessions.invalidateUserSessions(user.id, identity.session.id);
     await ctx.store.audit.record({ action: 'password.change', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
     return reply.redirect(`${accountPath}?done=password`, 303);
+  });
+
+  // ---- two-factor sign-in (TOTP) --------------------------------------------------------------
+
+  async function showSetup(reply: FastifyReply, identity: SignedIn, status: number, error?: string) {
+    const factor = await ctx.store.factors.totp(identity.user.id);
+    if (!factor || factor.confirmedAt !== null) return reply.redirect(accountPath, 303);
+    const svg = await qrSvg(otpauthUri(ctx.branding.appName, identity.user.username, factor.secret));
+    return sendPage(reply, status, renderTotpSetupPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), qrSvg: svg, secret: factor.secret, ...(error ? { error } : {}) }));
+  }
+
+  app.post(`${accountPath}/totp/setup`, async function startTotp(request, reply) {
+    const identity = await signedIn(request, reply);
+    if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    if (!(await ctx.store.factors.startTotp(identity.user.id, newTotpSecret(), ctx.now()))) return show(reply, identity, 409, { error: 'Two-factor sign-in is already on.' });
+    return showSetup(reply, identity, 200);
+  });
+
+  app.post(`${accountPath}/totp/confirm`, async function confirmTotp(request, reply) {
+    const identity = await signedIn(request, reply);
+    if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    const factor = await ctx.store.factors.totp(identity.user.id);
+    if (!factor || factor.confirmedAt !== null) return reply.redirect(accountPath, 303);
+    const step = await checkCode(factor.secret, formField(request.body, 'code'), ctx.now());
+    if (step === null) return showSetup(reply, identity, 400, 'That code is not right. Check the time on your phone and try the next code.');
+    if (!(await ctx.store.factors.confirmTotp(identity.user.id, ctx.now(), step))) return reply.redirect(accountPath, 303);
+    const codes = await regenerateRecoveryCodes(ctx.store, identity.user.id);
+    await ctx.store.audit.record({ action: 'mfa.enrolled', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, detail: { factor: 'totp' } });
+    return sendPage(reply, 200, renderRecoveryCodesPage(ctx.branding, { codes, first: true }));
+  });
+
+  app.post(`${accountPath}/totp/manage`, async function manageTotp(request, reply) {
+    const identity = await signedIn(request, reply);
+    if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    const { user } = identity;
+    const checked = await verifyCredentials({ store: ctx.store, throttle: ctx.throttle }, { username: user.username, password: formField(request.body, 'current'), ip: request.scope.clientIp });
+    if (!checked.ok) return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
+    if ((await ctx.store.factors.totp(user.id))?.confirmedAt == null) return reply.redirect(accountPath, 303);
+    if (formField(request.body, 'action') === 'disable') {
+      await ctx.store.factors.removeAll(user.id);
+      await ctx.store.audit.record({ action: 'mfa.disabled', actor: user.username, target: user.username, ip: request.scope.clientIp });
+      return reply.redirect(`${accountPath}?done=mfa_off`, 303);
+    }
+    const codes = await regenerateRecoveryCodes(ctx.store, user.id);
+    await ctx.store.audit.record({ action: 'mfa.recovery_codes_renewed', actor: user.username, target: user.username, ip: request.scope.clientIp });
+    return sendPage(reply, 200, renderRecoveryCodesPage(ctx.branding, { codes, first: false }));
   });
 
   app.post(`${accountPath}/sessions/end`, async function endSession(request, reply) {

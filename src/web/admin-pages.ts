@@ -109,7 +109,7 @@ ${csrfField(f)}
   );
 }
 
-export function renderUserPage(branding: Branding, f: AdminFrame, view: { user: User; sessions: readonly SessionRecord[]; lastAdmin: boolean }): string {
+export function renderUserPage(branding: Branding, f: AdminFrame, view: { user: User; sessions: readonly SessionRecord[]; lastAdmin: boolean; twoFactor: boolean }): string {
   const { user } = view;
   const base = `${branding.prefix}/admin/users/${user.id}`;
   return frame(
@@ -122,6 +122,7 @@ export function renderUserPage(branding: Branding, f: AdminFrame, view: { user: 
 <dt>Email</dt><dd>${user.email ?? '—'}</dd>
 <dt>Status</dt><dd>${user.status}</dd>
 <dt>Role</dt><dd>${user.isAdmin ? 'Administrator' : 'User'}</dd>
+<dt>Two-factor</dt><dd>${view.twoFactor ? 'on (authenticator app)' : 'off'}</dd>
 <dt>Created</dt><dd>${when(user.createdAt)}</dd>
 </dl>
 ${view.lastAdmin ? html`<p class="notice notice-info">This is the last active administrator: it cannot be disabled, demoted or deleted.</p>` : html``}
@@ -132,6 +133,7 @@ ${view.lastAdmin ? html`` : user.status === 'active' ? action(f, `${base}/status
 ${view.lastAdmin ? html`` : user.isAdmin ? action(f, `${base}/admin`, 'Remove administrator', { admin: '0' }) : action(f, `${base}/admin`, 'Make administrator', { admin: '1' })}
 ${action(f, `${base}/reset-link`, 'Create a password reset link')}
 ${user.email ? action(f, `${base}/reset-link`, 'Mail a password reset link', { mail: '1' }) : html``}
+${view.twoFactor ? action(f, `${base}/mfa-reset`, 'Reset two-factor sign-in') : html``}
 </div>
 
 <h2 id="groups-title">Groups</h2>

@@ -36,6 +36,7 @@ const DONE: Record<string, string> = {
   admin: 'Role changed.',
   groups: 'Groups saved. They apply to the user’s next request.',
   sessions: 'Signed out.',
+  mfa: 'Two-factor sign-in was reset: the user signs in with the password alone and can enrol again.',
   deleted: 'User deleted.',
   group: 'Group saved.',
   revoked: 'Invitation revoked.',
@@ -117,7 +118,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
   async function showUser(reply: FastifyReply, admin: Admin, user: User, status: number, extra: Extra = {}) {
     const now = ctx.now();
     const sessions = (await ctx.store.sessions.listForUser(user.id)).filter((s) => s.expiresAt > now);
-    return sendPage(reply, status, renderUserPage(ctx.branding, frame(admin, extra), { user, sessions, lastAdmin: await isLastActiveAdmin(ctx.store, user.id) }));
+    const twoFactor = (await ctx.store.factors.totp(user.id))?.confirmedAt != null;
+    return sendPage(reply, status, renderUserPage(ctx.branding, frame(admin, extra), { user, sessions, twoFactor, lastAdmin: await isLastActiveAdmin(ctx.store, user.id) }));
   }
 
   app.get(`${base}/users/:id`, async function showOneUser(request, reply) {
@@ -187,6 +189,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
       return showUser(reply, admin, user, 200, { info: `A reset link was sent to ${user.email}. It works once, for 30 minutes.` });
     }
     return showUser(reply, admin, user, 200, { link: { label: `Password reset link for ${user.username}, valid 30 minutes.`, url: link } });
+  });
+
+  userAction('/mfa-reset', async (request, reply, admin, user) => {
+    await ctx.store.factors.removeAll(user.id);
+    await audit(admin, request, 'mfa.reset', user.username);
+    return backToUser(reply, user, 'mfa');
   });
 
   userAction('/sessions/revoke', async (request, reply, admin, user) => {

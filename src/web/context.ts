@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
+import type { MfaChallenge } from '../auth/totp.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { CookiePolicy } from '../auth/cookies.js';
 import type { CsrfGuard } from '../auth/csrf.js';
@@ -20,6 +21,7 @@ export interface WebContext {
   sessions: SessionManager;
   apiTokens: ApiTokenManager;
   mailer: Mailer;
+  mfaChallenge: MfaChallenge;
   signup: { mode: 'closed' | 'domain' | 'open'; allowedDomains: readonly string[]; autoApprove: boolean };
   /** Where links in emails point: server.public_url, else the address the gateway listens on. Never a request header. */
   linkBase(): string;

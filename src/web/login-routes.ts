@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { serializeClearedCookie, serializeSessionCookie } from '../auth/cookies.js';
+import { readCookie, serializeClearedCookie, serializeSessionCookie } from '../auth/cookies.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { verifyCredentials } from '../auth/sign-in.js';
+import { hashRecoveryCode, looksLikeRecoveryCode, MfaChallenge, verifyTotp } from '../auth/totp.js';
 import type { User } from '../store/types.js';
 import { formField, wantsJson, type WebContext } from './context.js';
+import { renderMfaPage } from './flow-pages.js';
 import { renderLoginPage, renderLogoutPage } from './pages.js';
 
 const GENERIC_FAILURE = 'The username or password is not correct.';
@@ -47,8 +49,61 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       }
       return refuse(401, GENERIC_FAILURE);
     }
+    if ((await ctx.store.factors.totp(result.user.id))?.confirmedAt != null) {
+      // The password was right; the session waits for the second factor.
+      if (json) {
+        return reply.code(401).header('cache-control', 'no-store').send({ ok: false, error: 'mfa_required', message: 'This account uses two-factor sign-in: finish on the sign-in page.', login_url: `${loginPath}?next=${encodeURIComponent(next)}` });
+      }
+      reply.header('set-cookie', mfaCookie(ctx, ctx.mfaChallenge.issue(result.user.id), MfaChallenge.TTL_MS / 1000));
+      return reply.redirect(`${loginPath}/mfa?next=${encodeURIComponent(next)}`, 303);
+    }
     await startSession(ctx, request, reply, result.user, 'password');
     return json ? reply.header('cache-control', 'no-store').send({ ok: true, next }) : reply.redirect(next, 303);
+  });
+
+  app.get(`${loginPath}/mfa`, async function showMfa(request, reply) {
+    const next = safeNextPath((request.query as Record<string, unknown>).next);
+    if (!ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE))) return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
+    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next }));
+  });
+
+  app.post(`${loginPath}/mfa`, async function checkSecondFactor(request, reply) {
+    const body = request.body;
+    const next = safeNextPath(formField(body, 'next'));
+    const userId = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    const user = userId ? await ctx.store.users.findById(userId) : null;
+    if (!user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
+    const again = (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+      return again(403, 'The form expired or came from another site. Please try again.');
+    }
+    const code = formField(body, 'code').trim();
+    const ip = request.scope.clientIp;
+    const outcome = await ctx.throttle.exclusive(`mfa:${user.username}`, ip, async () => {
+      const verdict = await ctx.throttle.check(`mfa:${user.username}`, ip);
+      if (!verdict.allowed) return { ok: false as const, retryAfterMs: verdict.retryAfterMs };
+      const recovery = looksLikeRecoveryCode(code);
+      const ok = recovery ? await ctx.store.factors.useRecoveryCode(user.id, hashRecoveryCode(code), ctx.now()) : await verifyTotp(ctx.store, user.id, code, ctx.now);
+      if (!ok) {
+        await ctx.throttle.recordFailure(`mfa:${user.username}`, ip);
+        await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: recovery ? 'recovery_code' : 'totp' } });
+        return { ok: false as const, retryAfterMs: null };
+      }
+      await ctx.throttle.recordSuccess(`mfa:${user.username}`);
+      if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
+      return { ok: true as const, method: recovery ? 'password+recovery' : 'password+totp' };
+    });
+    if (!outcome.ok) {
+      if (outcome.retryAfterMs !== null) {
+        const seconds = Math.ceil(outcome.retryAfterMs / 1000);
+        reply.header('retry-after', String(seconds));
+        return again(429, `Too many attempts. Wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`);
+      }
+      return again(401, 'That code is not right, or was already used. Codes change every 30 seconds.');
+    }
+    reply.header('set-cookie', mfaCookie(ctx, '', 0));
+    await startSession(ctx, request, reply, user, outcome.method);
+    return reply.redirect(next, 303);
   });
 
   app.get(`${ctx.prefix}/logout`, async function showLogoutPage(request, reply) {
@@ -83,6 +138,13 @@ export async function startSession(ctx: WebContext, request: FastifyRequest, rep
   const { token } = await ctx.sessions.createSession(user, { ip: request.scope.clientIp, userAgent, authMethod });
   reply.header('set-cookie', serializeSessionCookie(ctx.cookie, token, ctx.cookieMaxAgeSeconds));
   await ctx.store.audit.record({ action: 'login.success', actor: user.username, ip: request.scope.clientIp, detail: { method: authMethod } });
+}
+
+const MFA_COOKIE = 'dashgate_mfa';
+
+/** The challenge cookie lives only under /login, so the app never receives it. */
+function mfaCookie(ctx: WebContext, value: string, maxAgeSeconds: number): string {
+  return [`${MFA_COOKIE}=${value}`, `Path=${ctx.prefix}/login`, 'HttpOnly', 'SameSite=Lax', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${Math.floor(maxAgeSeconds)}`].join('; ');
 }
 
 export function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {

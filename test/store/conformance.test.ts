@@ -736,6 +736,8 @@ describe('migrations are idempotent', () => {
       const first = await open();
       const alice = await first.users.create({ username: 'alice' });
       // Everything from 0002 on is undone: tables dropped, migration rows removed.
+      await sql`drop table recovery_codes`.execute(first.db);
+      await sql`drop table totp_factors`.execute(first.db);
       await sql`drop table email_tokens`.execute(first.db);
       await sql`drop table api_tokens`.execute(first.db);
       await sql`delete from kysely_migration where name >= '0002'`.execute(first.db);

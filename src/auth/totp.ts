@@ -1,0 +1,97 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { generateSecret, generateURI, verify } from 'otplib';
+import QRCode from 'qrcode';
+import type { Store } from '../store/store.js';
+import type { Clock } from '../store/types.js';
+
+/** RFC 6238 defaults every authenticator app understands: SHA-1, 6 digits, 30 s; one step either side accepted. */
+const PERIOD_S = 30;
+const TOLERANCE_S = 30;
+export const RECOVERY_CODE_COUNT = 10;
+
+export function newTotpSecret(): string {
+  return generateSecret();
+}
+
+/** The otpauth:// URI an authenticator app scans. */
+export function otpauthUri(issuer: string, username: string, secret: string): string {
+  return generateURI({ issuer, label: username, secret });
+}
+
+/** The URI as an inline SVG QR code, rendered on the server (the pages run no script). */
+export function qrSvg(uri: string): Promise<string> {
+  return QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+}
+
+/** Checks a 6-digit code against a secret at `nowMs`; the accepted time step, or null. */
+export async function checkCode(secret: string, code: string, nowMs: number, afterTimeStep = 0): Promise<number | null> {
+  const token = code.replace(/\s+/g, '');
+  if (!/^\d{6}$/.test(token)) return null;
+  const result = await verify({ secret, token, epoch: Math.floor(nowMs / 1000), epochTolerance: TOLERANCE_S, period: PERIOD_S, ...(afterTimeStep > 0 ? { afterTimeStep } : {}) });
+  if (!result.valid) return null;
+  // The TOTP strategy reports the matched step; fall back to computing it from the delta.
+  const step = (result as { timeStep?: number }).timeStep;
+  return step ?? Math.floor(nowMs / 1000 / PERIOD_S) + (result as { delta?: number }).delta!;
+}
+
+/**
+ * Verifies a sign-in code for a user with a confirmed factor: valid within ±1 step and newer
+ * than the last accepted code (a code works once, even under two simultaneous posts).
+ */
+export async function verifyTotp(store: Store, userId: string, code: string, now: Clock): Promise<boolean> {
+  const factor = await store.factors.totp(userId);
+  if (!factor || factor.confirmedAt === null) return false;
+  const step = await checkCode(factor.secret, code, now(), factor.lastTimeStep);
+  return step !== null && (await store.factors.advanceTimeStep(userId, step));
+}
+
+/** Ten fresh recovery codes ("abcde-fghij", 50 bits each); only their SHA-256 is stored. */
+export async function regenerateRecoveryCodes(store: Store, userId: string): Promise<string[]> {
+  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
+  const codes = Array.from({ length: RECOVERY_CODE_COUNT }, () => {
+    const bytes = randomBytes(10);
+    const chars = Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
+    return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+  });
+  await store.factors.replaceRecoveryCodes(userId, codes.map(hashRecoveryCode));
+  return codes;
+}
+
+export function hashRecoveryCode(code: string): string {
+  return createHash('sha256').update(code.trim().toLowerCase().replace(/\s+/g, '')).digest('hex');
+}
+
+export function looksLikeRecoveryCode(value: string): boolean {
+  return /^[a-z0-9]{5}-[a-z0-9]{5}$/i.test(value.trim());
+}
+
+/**
+ * The short-lived proof that a password was right, carried to the second step in a cookie:
+ * `<userId>.<expiry>.<hmac>`. Stateless, bound to the user, five minutes.
+ */
+export class MfaChallenge {
+  static readonly TTL_MS = 5 * 60_000;
+  constructor(
+    private readonly key: Buffer,
+    private readonly now: Clock,
+  ) {}
+
+  issue(userId: string): string {
+    const expiry = this.now() + MfaChallenge.TTL_MS;
+    return `${userId}.${expiry}.${this.mac(`${userId}.${expiry}`)}`;
+  }
+
+  /** The user id inside a valid, unexpired challenge, or null. */
+  open(value: string | undefined): string | null {
+    const match = /^([0-9a-f-]{36})\.(\d{13})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
+    if (!match) return null;
+    const [, userId, expiry, mac] = match as unknown as [string, string, string, string];
+    const expected = Buffer.from(this.mac(`${userId}.${expiry}`));
+    if (!timingSafeEqual(expected, Buffer.from(mac)) || Number(expiry) <= this.now()) return null;
+    return userId;
+  }
+
+  private mac(payload: string): string {
+    return createHmac('sha256', this.key).update(`mfa-challenge:${payload}`).digest('base64url');
+  }
+}
