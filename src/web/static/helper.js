@@ -74,6 +74,9 @@
               pendingSignIn = null;
               refreshBadge();
               resolve();
+            } else if (data.error === 'mfa_required' && data.login_url) {
+              // The second factor is asked on the sign-in page; this page's state cannot be kept.
+              location.href = data.login_url;
             } else {
               error.textContent = data.message || 'Sign-in failed.';
               error.hidden = false;
