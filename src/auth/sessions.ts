@@ -44,6 +44,8 @@ const MAX_CACHED = 100_000;
 export class SessionManager {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly loading = new Map<string, Promise<CacheEntry | null>>();
+  /** Bumped by every invalidation; a store read that started before one is not cached (or trusted). */
+  private generation = 0;
 
   constructor(
     private readonly store: Store,
@@ -102,12 +104,15 @@ export class SessionManager {
 
   /** Ends one session everywhere: store and cache. */
   async invalidateSession(id: string): Promise<void> {
+    this.generation++;
     this.cache.delete(id);
     await this.store.sessions.delete(id);
+    this.cache.delete(id);
   }
 
   /** Ends every session of a user (password change, disable, delete), optionally keeping the current one. */
   async invalidateUserSessions(userId: string, exceptId?: string): Promise<number> {
+    this.generation++;
     const ids = await this.store.sessions.deleteForUser(userId, exceptId);
     for (const id of ids) this.cache.delete(id);
     for (const [id, entry] of this.cache) if (entry.user.id === userId && id !== exceptId) this.cache.delete(id);
@@ -116,6 +121,7 @@ export class SessionManager {
 
   /** Forgets cached copies of a user's sessions so the next request re-reads the user (groups, status). */
   forgetUser(userId: string): void {
+    this.generation++;
     for (const [id, entry] of this.cache) if (entry.user.id === userId) this.cache.delete(id);
   }
 
@@ -134,7 +140,8 @@ export class SessionManager {
     return pending;
   }
 
-  private async loadFromStore(id: string): Promise<CacheEntry | null> {
+  private async loadFromStore(id: string, attempt = 0): Promise<CacheEntry | null> {
+    const generation = this.generation;
     const record = await this.store.sessions.findById(id);
     const user = record ? await this.store.users.findById(record.userId) : null;
     if (!record || !user || user.status !== 'active') {
@@ -145,6 +152,9 @@ export class SessionManager {
     // Memory may have seen more recent activity than the throttled store copy.
     if (previous && previous.record.lastSeenAt > record.lastSeenAt) record.lastSeenAt = previous.record.lastSeenAt;
     const entry = { record, user, validatedAt: this.now(), lastWrittenAt: previous?.lastWrittenAt ?? record.lastSeenAt };
+    // Something was invalidated while this read was in flight (perhaps this very session): read
+    // again rather than cache or trust a copy from before the invalidation.
+    if (generation !== this.generation) return attempt < 3 ? this.loadFromStore(id, attempt + 1) : null;
     this.remember(entry);
     return entry;
   }

@@ -286,6 +286,34 @@ describe('SessionManager', () => {
   });
 
   describe('cache', () => {
+    it('a session ended while a store read is in flight does not come back from that read (regression)', async (t) => {
+      const { store, sessions, coldManager, alice } = await setup(t);
+      const { token, session } = await sessions.createSession(alice, META);
+      const cold = coldManager();
+      // Hold the cold instance's read of the row until the session has been ended.
+      const findById = store.sessions.findById.bind(store.sessions);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let first = true;
+      store.sessions.findById = async (id: string) => {
+        const row = await findById(id);
+        if (first) {
+          first = false;
+          await gate;
+        }
+        return row;
+      };
+      t.after(() => {
+        store.sessions.findById = findById;
+      });
+      const inFlight = cold.validateSessionToken(token);
+      await new Promise((done) => setImmediate(done));
+      await cold.invalidateSession(session.id);
+      release();
+      assert.equal(await inFlight, null, 'the read from before the end is not trusted');
+      assert.equal(await cold.validateSessionToken(token), null, 'nor cached');
+    });
+
     it('answers from memory until cacheTtlMs, then asks the store again (row deleted behind its back)', async (t) => {
       const { store, clock, sessions, alice } = await setup(t);
       const { token, session } = await sessions.createSession(alice, META);
