@@ -16,6 +16,7 @@ import { createLogger } from './log.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { ApiTokenManager } from './auth/api-tokens.js';
 import { createAuthorizer } from './pipeline/authorize.js';
+import { createSecondFactorGate, type FactorNeed } from './pipeline/second-factor.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
 import { createIdentifier, createSessionIdentifier, userOf, type Identity } from './pipeline/identify.js';
 import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
@@ -162,8 +163,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const identifySession = createSessionIdentifier(sessions, cookieName);
   const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => logger.error({ err }, 'api token store write failed'));
   const identify = createIdentifier(sessions, cookieName, { store, throttle, apiTokens, basicCacheMs: config.session.cache_ttl, now });
-  // Step 4 – authorize.
+  // Step 4 – authorize, then the second-factor policy.
   const authorizer = createAuthorizer(config);
+  const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now });
   const describeRefusal = createOutcome({ prefix });
 
   const mailer = deps.mailer ?? createMailer(config, logger);
@@ -176,7 +178,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase,
+    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
     mfaChallenge: new MfaChallenge(Buffer.from(mfaKey, 'base64url'), now),
     signup: { mode: config.signup.mode, allowedDomains: config.signup.allowed_domains, autoApprove: config.signup.auto_approve }, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
@@ -226,6 +228,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       const identity = await identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
       if (identity.kind === 'rejected') return refuseCredentials(reply, identity);
       let verdict = authorizer.verdict(rule, identity);
+      if (verdict === 'allow') {
+        const need = await secondFactor.need(identity, rule);
+        if (need) return askForSecondFactor(req, reply, scope, need);
+      }
       let body: Buffer | undefined;
       if (verdict === 'allow' && authorizer.inspectsCallback(req, scope)) {
         const checked = await authorizer.checkCallback(req, identity);
@@ -253,6 +259,16 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         writeErrorResponse(reply.raw, code, isScriptedRequest(req, scope), branding, scope.id);
       }
     }
+    /** Set up a factor (account page), use it now (step-up page), or 403 for a password-only script. */
+    function askForSecondFactor(req: FastifyRequest['raw'], reply: FastifyReply, scope: RequestScope, need: NonNullable<FactorNeed>) {
+      reply.header('cache-control', 'no-store');
+      const next = scope.wirePath + scope.query;
+      const url = need === 'enrol' ? `${prefix}/account?enrol=1` : need === 'step_up' ? `${prefix}/stepup?next=${encodeURIComponent(next)}` : null;
+      if (isScriptedRequest(req, scope) || url === null) {
+        return reply.code(403).header('x-dashgate', 'forbidden').send({ error: need === 'enrol' ? 'second_factor_enrolment_required' : 'second_factor_required', ...(url ? { url } : {}) });
+      }
+      return reply.redirect(url, 303);
+    }
     /** An API token or Basic password that did not check out: 401 (429 while throttled), never a redirect. */
     function refuseCredentials(reply: FastifyReply, identity: Extract<Identity, { kind: 'rejected' }>) {
       reply.header('cache-control', 'no-store');
@@ -274,6 +290,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     resolveScope,
     identify,
     authorizer,
+    secondFactor,
     describeRefusal,
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),

@@ -17,6 +17,8 @@ export interface RuleMatch {
   label: string;
   policy: Policy;
   allowBasic: boolean;
+  /** Step-up: the session must have used a second factor. */
+  mfa: boolean;
 }
 
 interface CompiledRule extends RuleMatch {
@@ -45,6 +47,7 @@ export class AccessRules {
         label: `Dash framework routes under ${config.dash.prefix} (access.public_dash_framework)`,
         policy: { kind: 'public' },
         allowBasic: false,
+        mfa: false,
         hosts: null,
         paths: DASH_FRAMEWORK_ROUTES.map((route) => compilePathPattern(config.dash.prefix + route)),
         methods: new Set(['GET', 'HEAD']),
@@ -57,13 +60,14 @@ export class AccessRules {
         label: rule.name ?? `${rule.host ? `${rule.host.join(',')} ` : ''}${rule.path.join(', ')}${rule.methods ? ` [${rule.methods.join(',')}]` : ''}`,
         policy: compilePolicy(rule),
         allowBasic: rule.allow_basic,
+        mfa: rule.mfa,
         hosts: rule.host ? rule.host.map(compileHostPattern) : null,
         paths: rule.path.map(compilePathPattern),
         methods,
       });
     });
     this.rules = rules;
-    this.fallback = { index: -1, label: 'access.default', policy: compilePolicy(config.access.default), allowBasic: false };
+    this.fallback = { index: -1, label: 'access.default', policy: compilePolicy(config.access.default), allowBasic: false, mfa: false };
   }
 
   /** The rule that decides this request (never null: the default decides what no rule does). */
@@ -97,7 +101,7 @@ export class AccessRules {
     const match = decided ?? this.fallback;
     if (!decided) lines.push(`  no rule matches: access.default decides`);
     const verdict = evaluatePolicy(match.policy, user);
-    lines.push(`  policy: ${describePolicy(match.policy)}`);
+    lines.push(`  policy: ${describePolicy(match.policy)}${match.mfa ? ' + a second factor in this session (step-up)' : ''}`);
     lines.push(`  verdict: ${verdictText(verdict)}, because ${explainVerdict(match.policy, user, verdict)}`);
     return { lines, match, verdict };
   }

@@ -100,6 +100,8 @@ const accessRule = z
     ...policyFields,
     /** Accept HTTP Basic (username and password on every request) here, for scripts and curl. */
     allow_basic: z.boolean().default(false),
+    /** Step-up: a session that signed in without a second factor is asked for one before passing. */
+    mfa: z.boolean().default(false),
   })
   .strict()
   .superRefine(checkPolicy);
@@ -274,6 +276,13 @@ export const configSchema = z
       .superRefine((value, ctx) => {
         if (value.mode === 'domain' && value.allowed_domains.length === 0) ctx.addIssue({ code: 'custom', path: ['allowed_domains'], message: 'mode "domain" needs at least one domain' });
       })
+      .prefault({}),
+    mfa: z
+      .object({
+        /** Who must have a second factor: users without one are sent to set it up after signing in. */
+        required: z.enum(['none', 'admins', 'all']).default('none'),
+      })
+      .strict()
       .prefault({}),
     invites: z
       .object({

@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import { buildUpstreamHeaders } from '../pipeline/headers.js';
 import type { IdentifyOptions, Identity } from '../pipeline/identify.js';
 import type { Authorizer } from '../pipeline/authorize.js';
+import type { SecondFactorGate } from '../pipeline/second-factor.js';
 import type { createOutcome } from '../pipeline/outcome.js';
 import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
@@ -16,6 +17,7 @@ export interface UpgradeDeps {
   resolveScope(req: IncomingMessage): RequestScope;
   identify(req: IncomingMessage, options?: IdentifyOptions): Promise<Identity>;
   authorizer: Authorizer;
+  secondFactor: SecondFactorGate;
   describeRefusal: ReturnType<typeof createOutcome>;
   expectedOrigin(scope: RequestScope): string;
   onError(err: unknown, scope?: RequestScope): void;
@@ -68,6 +70,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
         const refusal = deps.describeRefusal(req, scope, verdict, true);
         return rejectUpgrade(socket, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: verdict });
       }
+      if (await deps.secondFactor.need(identity, rule)) return rejectUpgrade(socket, 403, { error: 'second_factor_required' });
       // An upgrade request has no body: a length here would leave the app waiting for bytes that never come.
       if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
       if (req.headers['transfer-encoding'] !== undefined) return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });

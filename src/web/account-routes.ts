@@ -60,7 +60,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     const identity = await signedIn(request, reply);
     if (!identity) return reply;
     const query = request.query as Record<string, unknown>;
-    const info = INFO[String(query.done)];
+    const info = query.enrol === '1' ? 'Two-factor sign-in is required here: set it up below to continue to the app.' : INFO[String(query.done)];
     return show(reply, identity, 200, info ? { info } : {});
   });
 
@@ -110,6 +110,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     if (step === null) return showSetup(reply, identity, 400, 'That code is not right. Check the time on your phone and try the next code.');
     if (!(await ctx.store.factors.confirmTotp(identity.user.id, ctx.now(), step))) return reply.redirect(accountPath, 303);
     const codes = await regenerateRecoveryCodes(ctx.store, identity.user.id);
+    ctx.secondFactor.forget(identity.user.id);
     await ctx.store.audit.record({ action: 'mfa.enrolled', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, detail: { factor: 'totp' } });
     return sendPage(reply, 200, renderRecoveryCodesPage(ctx.branding, { codes, first: true }));
   });
@@ -123,6 +124,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     if ((await ctx.store.factors.totp(user.id))?.confirmedAt == null) return reply.redirect(accountPath, 303);
     if (formField(request.body, 'action') === 'disable') {
       await ctx.store.factors.removeAll(user.id);
+      ctx.secondFactor.forget(user.id);
       await ctx.store.audit.record({ action: 'mfa.disabled', actor: user.username, target: user.username, ip: request.scope.clientIp });
       return reply.redirect(`${accountPath}?done=mfa_off`, 303);
     }

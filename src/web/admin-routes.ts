@@ -193,6 +193,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
 
   userAction('/mfa-reset', async (request, reply, admin, user) => {
     await ctx.store.factors.removeAll(user.id);
+    ctx.secondFactor.forget(user.id);
     await audit(admin, request, 'mfa.reset', user.username);
     return backToUser(reply, user, 'mfa');
   });

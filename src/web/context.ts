@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
 import type { MfaChallenge } from '../auth/totp.js';
+import type { SecondFactorGate } from '../pipeline/second-factor.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { CookiePolicy } from '../auth/cookies.js';
 import type { CsrfGuard } from '../auth/csrf.js';
@@ -22,6 +23,7 @@ export interface WebContext {
   apiTokens: ApiTokenManager;
   mailer: Mailer;
   mfaChallenge: MfaChallenge;
+  secondFactor: SecondFactorGate;
   signup: { mode: 'closed' | 'domain' | 'open'; allowedDomains: readonly string[]; autoApprove: boolean };
   /** Where links in emails point: server.public_url, else the address the gateway listens on. Never a request header. */
   linkBase(): string;

@@ -116,20 +116,20 @@ export function renderVerifyPage(branding: Branding, view: { csrf: string; token
 }
 
 /** The second step of signing in: a code from the authenticator app, or a recovery code. */
-export function renderMfaPage(branding: Branding, view: { csrf: string; next: string; error?: string }): string {
+export function renderMfaPage(branding: Branding, view: { csrf: string; next: string; error?: string; stepUp?: boolean }): string {
   return renderLayout(
     branding,
     'Two-factor sign-in',
     html`<h1 id="page-title">Enter your code</h1>
-<p class="lead">Open your authenticator app and enter the 6-digit code for ${branding.appName}. Lost your phone? Enter one of your recovery codes instead.</p>
+<p class="lead">${view.stepUp ? 'This part of the app asks for your second factor. ' : ''}Open your authenticator app and enter the 6-digit code for ${branding.appName}. Lost your phone? Enter one of your recovery codes instead.</p>
 ${notice('error', view.error)}
-<form method="post" action="${branding.prefix}/login/mfa" class="form" novalidate>
+<form method="post" action="${branding.prefix}${view.stepUp ? '/stepup' : '/login/mfa'}" class="form" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="next" value="${view.next}">
 <label for="code">Code</label>
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required autofocus${view.error ? html` aria-describedby="form-error"` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
 </form>
-<p class="secondary"><a href="${branding.prefix}/login">Start again</a></p>`,
+${view.stepUp ? html`` : html`<p class="secondary"><a href="${branding.prefix}/login">Start again</a></p>`}`,
   );
 }

@@ -67,7 +67,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next }));
   });
 
-  app.post(`${loginPath}/mfa`, async function checkSecondFactor(request, reply) {
+  app.post(`${loginPath}/mfa`, async function completeSecondStep(request, reply) {
     const body = request.body;
     const next = safeNextPath(formField(body, 'next'));
     const userId = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
@@ -77,22 +77,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
-    const code = formField(body, 'code').trim();
-    const ip = request.scope.clientIp;
-    const outcome = await ctx.throttle.exclusive(`mfa:${user.username}`, ip, async () => {
-      const verdict = await ctx.throttle.check(`mfa:${user.username}`, ip);
-      if (!verdict.allowed) return { ok: false as const, retryAfterMs: verdict.retryAfterMs };
-      const recovery = looksLikeRecoveryCode(code);
-      const ok = recovery ? await ctx.store.factors.useRecoveryCode(user.id, hashRecoveryCode(code), ctx.now()) : await verifyTotp(ctx.store, user.id, code, ctx.now);
-      if (!ok) {
-        await ctx.throttle.recordFailure(`mfa:${user.username}`, ip);
-        await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: recovery ? 'recovery_code' : 'totp' } });
-        return { ok: false as const, retryAfterMs: null };
-      }
-      await ctx.throttle.recordSuccess(`mfa:${user.username}`);
-      if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
-      return { ok: true as const, method: recovery ? 'password+recovery' : 'password+totp' };
-    });
+    const outcome = await checkSecondFactor(ctx, user, formField(body, 'code'), request.scope.clientIp);
     if (!outcome.ok) {
       if (outcome.retryAfterMs !== null) {
         const seconds = Math.ceil(outcome.retryAfterMs / 1000);
@@ -103,6 +88,38 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     }
     reply.header('set-cookie', mfaCookie(ctx, '', 0));
     await startSession(ctx, request, reply, user, outcome.method);
+    return reply.redirect(next, 303);
+  });
+
+  // Step-up: a signed-in session asked for its second factor by a rule with `mfa: true`. Success
+  // replaces the session with a new one that records the factor.
+  app.get(`${ctx.prefix}/stepup`, async function showStepUp(request, reply) {
+    const next = safeNextPath((request.query as Record<string, unknown>).next);
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
+    if ((await ctx.store.factors.totp(identity.user.id))?.confirmedAt == null) return reply.redirect(`${ctx.prefix}/account?enrol=1`, 303);
+    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, stepUp: true }));
+  });
+
+  app.post(`${ctx.prefix}/stepup`, async function stepUp(request, reply) {
+    const body = request.body;
+    const next = safeNextPath(formField(body, 'next'));
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
+    const again = (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, error, stepUp: true }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifySessionToken(formField(body, 'csrf'), identity.session.id)) {
+      return again(403, 'The form expired or came from another site. Please try again.');
+    }
+    const outcome = await checkSecondFactor(ctx, identity.user, formField(body, 'code'), request.scope.clientIp);
+    if (!outcome.ok) {
+      if (outcome.retryAfterMs !== null) {
+        reply.header('retry-after', String(Math.ceil(outcome.retryAfterMs / 1000)));
+        return again(429, 'Too many attempts. Wait a moment and try again.');
+      }
+      return again(401, 'That code is not right, or was already used. Codes change every 30 seconds.');
+    }
+    await startSession(ctx, request, reply, identity.user, `${identity.session.authMethod.split('+')[0]}+${outcome.method.split('+')[1]}`);
+    await ctx.store.audit.record({ action: 'login.step_up', actor: identity.user.username, ip: request.scope.clientIp });
     return reply.redirect(next, 303);
   });
 
@@ -141,6 +158,25 @@ export async function startSession(ctx: WebContext, request: FastifyRequest, rep
 }
 
 const MFA_COOKIE = 'dashgate_mfa';
+
+/** One second-factor attempt (TOTP code or recovery code), throttled and audited per account. */
+async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, ip: string): Promise<{ ok: true; method: string } | { ok: false; retryAfterMs: number | null }> {
+  const code = rawCode.trim();
+  return ctx.throttle.exclusive(`mfa:${user.username}`, ip, async () => {
+    const verdict = await ctx.throttle.check(`mfa:${user.username}`, ip);
+    if (!verdict.allowed) return { ok: false as const, retryAfterMs: verdict.retryAfterMs };
+    const recovery = looksLikeRecoveryCode(code);
+    const ok = recovery ? await ctx.store.factors.useRecoveryCode(user.id, hashRecoveryCode(code), ctx.now()) : await verifyTotp(ctx.store, user.id, code, ctx.now);
+    if (!ok) {
+      await ctx.throttle.recordFailure(`mfa:${user.username}`, ip);
+      await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: recovery ? 'recovery_code' : 'totp' } });
+      return { ok: false as const, retryAfterMs: null };
+    }
+    await ctx.throttle.recordSuccess(`mfa:${user.username}`);
+    if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
+    return { ok: true as const, method: recovery ? 'password+recovery' : 'password+totp' };
+  });
+}
 
 /** The challenge cookie lives only under /login, so the app never receives it. */
 function mfaCookie(ctx: WebContext, value: string, maxAgeSeconds: number): string {

@@ -1,0 +1,50 @@
+import type { RuleMatch } from '../access/rules.js';
+import type { Store } from '../store/store.js';
+import type { Clock } from '../store/types.js';
+import type { Identity } from './identify.js';
+
+/** What stands between a signed-in caller and the app: set up a factor, use it now, or no way at all. */
+export type FactorNeed = 'enrol' | 'step_up' | 'forbidden' | null;
+
+/** Whether a session's sign-in used a second factor ("password+totp", "password+recovery"). */
+export function usedSecondFactor(authMethod: string): boolean {
+  return authMethod.split('+').some((m) => m === 'totp' || m === 'recovery');
+}
+
+/**
+ * Step 4½: `mfa.required` (none | admins | all) and rules with `mfa: true` (step-up). A user the
+ * policy covers who has no factor is sent to set one up; a session that signed in without its
+ * factor is asked for a code before a step-up path. HTTP Basic (a password alone) never satisfies
+ * either; API tokens satisfy `mfa.required` but not step-up rules. Whether a user has a factor is
+ * remembered for `cacheTtlMs`; the account and admin pages forget it when it changes.
+ */
+export function createSecondFactorGate(options: { store: Store; required: 'none' | 'admins' | 'all'; cacheTtlMs: number; now: Clock }) {
+  const known = new Map<string, { has: boolean; until: number }>();
+
+  async function hasFactor(userId: string): Promise<boolean> {
+    const now = options.now();
+    const cached = known.get(userId);
+    if (cached && cached.until > now) return cached.has;
+    const has = (await options.store.factors.totp(userId))?.confirmedAt != null;
+    if (known.size > 100_000) known.clear();
+    known.set(userId, { has, until: now + options.cacheTtlMs });
+    return has;
+  }
+
+  return {
+    forget(userId: string): void {
+      known.delete(userId);
+    },
+    async need(identity: Identity, rule: RuleMatch): Promise<FactorNeed> {
+      if (identity.kind !== 'user' && identity.kind !== 'credential') return null;
+      const { user } = identity;
+      const required = options.required === 'all' || (options.required === 'admins' && user.isAdmin);
+      if (!required && !rule.mfa) return null;
+      if (identity.kind === 'credential') return rule.mfa || identity.method === 'basic' ? 'forbidden' : null;
+      if (!(await hasFactor(user.id))) return 'enrol';
+      return rule.mfa && !usedSecondFactor(identity.session.authMethod) ? 'step_up' : null;
+    },
+  };
+}
+
+export type SecondFactorGate = ReturnType<typeof createSecondFactorGate>;
