@@ -8,6 +8,7 @@ import { IdentityTokenIssuer } from './auth/identity-jwt.js';
 import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
 import { SignInThrottle } from './auth/throttle.js';
+import { CeremonySeal } from './auth/passkeys.js';
 import { MfaChallenge } from './auth/totp.js';
 import type { Config } from './config/schema.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
@@ -33,6 +34,7 @@ import { registerAdminRoutes } from './web/admin-routes.js';
 import { registerInviteRoutes } from './web/invite-routes.js';
 import { registerLoginRoutes, sendPage } from './web/login-routes.js';
 import { registerResetRoutes } from './web/reset-routes.js';
+import { registerPasskeyRoutes } from './web/passkey-routes.js';
 import { registerSignupRoutes } from './web/signup-routes.js';
 import { renderMessagePage, type Branding } from './web/pages.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
@@ -87,6 +89,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   const csrfKey = await store.settings.getOrInsert('csrf_hmac_key', randomBytes(32).toString('base64url'));
   const mfaKey = await store.settings.getOrInsert('mfa_hmac_key', randomBytes(32).toString('base64url'));
+  const webauthnKey = await store.settings.getOrInsert('webauthn_hmac_key', randomBytes(32).toString('base64url'));
   const sessions = new SessionManager(
     store,
     {
@@ -201,6 +204,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerInviteRoutes(own, web);
     registerResetRoutes(own, web);
     registerSignupRoutes(own, web);
+    registerPasskeyRoutes(own, web, new CeremonySeal(Buffer.from(webauthnKey, 'base64url'), now));
     registerAdminRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {

@@ -8,7 +8,8 @@ export type FactorNeed = 'enrol' | 'step_up' | 'forbidden' | null;
 
 /** Whether a session's sign-in used a second factor ("password+totp", "password+recovery"). */
 export function usedSecondFactor(authMethod: string): boolean {
-  return authMethod.split('+').some((m) => m === 'totp' || m === 'recovery');
+  // A passkey with user verification is itself two factors (the device, and its PIN or biometric).
+  return authMethod.split('+').some((m) => m === 'totp' || m === 'recovery' || m === 'passkey');
 }
 
 /**
@@ -25,7 +26,7 @@ export function createSecondFactorGate(options: { store: Store; required: 'none'
     const now = options.now();
     const cached = known.get(userId);
     if (cached && cached.until > now) return cached.has;
-    const has = (await options.store.factors.totp(userId))?.confirmedAt != null;
+    const has = (await options.store.factors.totp(userId))?.confirmedAt != null || (await options.store.factors.passkeysOf(userId)).length > 0;
     if (known.size > 100_000) known.clear();
     known.set(userId, { has, until: now + options.cacheTtlMs });
     return has;
@@ -41,8 +42,9 @@ export function createSecondFactorGate(options: { store: Store; required: 'none'
       const required = options.required === 'all' || (options.required === 'admins' && user.isAdmin);
       if (!required && !rule.mfa) return null;
       if (identity.kind === 'credential') return rule.mfa || identity.method === 'basic' ? 'forbidden' : null;
+      if (usedSecondFactor(identity.session.authMethod)) return null;
       if (!(await hasFactor(user.id))) return 'enrol';
-      return rule.mfa && !usedSecondFactor(identity.session.authMethod) ? 'step_up' : null;
+      return rule.mfa ? 'step_up' : null;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, PasskeyRow } from './schema.js';
 
 export interface TotpFactor {
   userId: string;
@@ -10,7 +10,18 @@ export interface TotpFactor {
   createdAt: number;
 }
 
-/** Second factors: one TOTP secret per user and that user's recovery codes (hashes only). */
+export interface Passkey {
+  id: string;
+  userId: string;
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** Second factors: one TOTP secret per user, that user's recovery codes (hashes only), and passkeys. */
 export class FactorRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -39,10 +50,51 @@ export class FactorRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Removes every factor of a user (disable, or an admin's reset). */
-  async removeAll(userId: string): Promise<void> {
+  async addPasskey(passkey: Omit<Passkey, 'lastUsedAt'>): Promise<void> {
+    await this.db
+      .insertInto('passkeys')
+      .values({ id: passkey.id, user_id: passkey.userId, public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), name: passkey.name, created_at: passkey.createdAt, last_used_at: null })
+      .execute();
+  }
+
+  async passkey(id: string): Promise<Passkey | null> {
+    const row = await this.db.selectFrom('passkeys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toPasskey(row) : null;
+  }
+
+  async passkeysOf(userId: string): Promise<Passkey[]> {
+    const rows = await this.db.selectFrom('passkeys').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+    return rows.map(toPasskey);
+  }
+
+  /** Records a use; refused (false) when the counter did not grow, a sign of a cloned authenticator (0 = the authenticator keeps no counter). */
+  async usePasskey(id: string, counter: number, now: number): Promise<boolean> {
+    let query = this.db.updateTable('passkeys').set({ counter, last_used_at: now }).where('id', '=', id);
+    if (counter > 0) query = query.where('counter', '<', counter);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async renamePasskey(id: string, userId: string, name: string): Promise<boolean> {
+    const result = await this.db.updateTable('passkeys').set({ name }).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async removePasskey(id: string, userId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('passkeys').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  /** Turns TOTP off: the secret and its recovery codes go. */
+  async removeTotp(userId: string): Promise<void> {
     await this.db.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
     await this.db.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
+  }
+
+  /** Removes every factor of a user, passkeys included (an admin's reset). */
+  async removeAll(userId: string): Promise<void> {
+    await this.removeTotp(userId);
+    await this.db.deleteFrom('passkeys').where('user_id', '=', userId).execute();
   }
 
   async replaceRecoveryCodes(userId: string, hashes: readonly string[]): Promise<void> {
@@ -62,4 +114,17 @@ export class FactorRepository {
     const { n } = await this.db.selectFrom('recovery_codes').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirstOrThrow();
     return Number(n);
   }
+}
+
+function toPasskey(row: PasskeyRow): Passkey {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    publicKey: row.public_key,
+    counter: Number(row.counter),
+    transports: JSON.parse(row.transports) as string[],
+    name: row.name,
+    createdAt: Number(row.created_at),
+    lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+  };
 }

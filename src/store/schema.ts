@@ -109,6 +109,17 @@ export interface RecoveryCodeRow {
   used_at: number | null;
 }
 
+export interface PasskeyRow {
+  id: string;
+  user_id: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 export interface Database {
   users: UserRow;
   groups: GroupRow;
@@ -122,4 +133,5 @@ export interface Database {
   email_tokens: EmailTokenRow;
   totp_factors: TotpFactorRow;
   recovery_codes: RecoveryCodeRow;
+  passkeys: PasskeyRow;
 }

@@ -1,4 +1,5 @@
 import type { ApiToken } from '../auth/api-tokens.js';
+import type { Passkey } from '../store/factors.js';
 import type { SessionRecord, User } from '../store/types.js';
 import { html, SafeHtml } from './html.js';
 import { notice, renderLayout, type Branding } from './pages.js';
@@ -10,6 +11,7 @@ export interface AccountView {
   sessions: readonly SessionRecord[];
   currentSessionId: string;
   twoFactor: { enabled: boolean; recoveryCodesLeft: number };
+  passkeys: readonly Passkey[];
   now: number;
   /** A token just created: shown this once. */
   newToken?: { name: string; token: string };
@@ -109,6 +111,28 @@ ${
 <button type="submit" class="button button-primary">Set up two-factor sign-in</button>
 </form>`
 }
+
+<h2 id="passkeys-title">Passkeys</h2>
+<p class="hint">Sign in with your fingerprint, face or device PIN instead of a password. A passkey counts as two factors.</p>
+${
+  view.passkeys.length === 0
+    ? html`<p class="muted">No passkeys yet.</p>`
+    : html`<table class="table" aria-labelledby="passkeys-title"><thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col">Rename</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead><tbody>
+${view.passkeys.map(
+  (p) => html`<tr><td>${p.name}</td><td>${date(p.createdAt)}</td><td>${date(p.lastUsedAt)}</td>
+<td><form method="post" action="${branding.prefix}/account/passkeys/rename" class="inline-form row-form"><input type="hidden" name="csrf" value="${view.csrf}"><input type="hidden" name="id" value="${p.id}"><label class="visually-hidden" for="rename-${p.id}">New name for ${p.name}</label><input id="rename-${p.id}" name="name" type="text" maxlength="60" required><button type="submit" class="button button-secondary button-small">Rename</button></form></td>
+<td><form method="post" action="${branding.prefix}/account/passkeys/remove" class="inline-form"><input type="hidden" name="csrf" value="${view.csrf}"><input type="hidden" name="id" value="${p.id}"><button type="submit" class="button button-secondary button-small" aria-label="Remove ${p.name}">Remove</button></form></td></tr>`,
+)}
+</tbody></table>`
+}
+<form class="form" data-passkey-register hidden>
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="passkey-name">Name for the new passkey</label>
+<input id="passkey-name" name="name" type="text" maxlength="60" placeholder="Work laptop">
+<button type="submit" class="button button-primary">Add a passkey</button>
+<p class="notice notice-error" role="alert" data-passkey-error hidden></p>
+</form>
+<script src="${branding.prefix}/static/passkeys.js" data-prefix="${branding.prefix}" defer></script>
 
 <h2 id="sessions-title">Where you are signed in</h2>
 <table class="table" aria-labelledby="sessions-title">

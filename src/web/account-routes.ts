@@ -19,6 +19,10 @@ const INFO: Record<string, string> = {
   session: 'That browser is signed out.',
   sessions: 'Every other browser is signed out.',
   mfa_off: 'Two-factor sign-in is off.',
+  passkey_added: 'Passkey added. You can sign in with it from the sign-in page.',
+  passkey_renamed: 'Passkey renamed.',
+  passkey_removed: 'Passkey removed.',
+  expired: 'The form expired. Please try again.',
 };
 
 /**
@@ -45,7 +49,17 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     return sendPage(
       reply,
       status,
-      renderAccountPage(ctx.branding, { user: identity.user, csrf: ctx.csrf.tokenForSession(identity.session.id), tokens, sessions, currentSessionId: identity.session.id, twoFactor, now, ...extra }),
+      renderAccountPage(ctx.branding, {
+        user: identity.user,
+        csrf: ctx.csrf.tokenForSession(identity.session.id),
+        tokens,
+        sessions,
+        currentSessionId: identity.session.id,
+        twoFactor,
+        passkeys: await ctx.store.factors.passkeysOf(identity.user.id),
+        now,
+        ...extra,
+      }),
     );
   }
 
@@ -123,7 +137,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     if (!checked.ok) return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
     if ((await ctx.store.factors.totp(user.id))?.confirmedAt == null) return reply.redirect(accountPath, 303);
     if (formField(request.body, 'action') === 'disable') {
-      await ctx.store.factors.removeAll(user.id);
+      await ctx.store.factors.removeTotp(user.id);
       ctx.secondFactor.forget(user.id);
       await ctx.store.audit.record({ action: 'mfa.disabled', actor: user.username, target: user.username, ip: request.scope.clientIp });
       return reply.redirect(`${accountPath}?done=mfa_off`, 303);

@@ -1,5 +1,5 @@
 import { html } from './html.js';
-import { notice, renderLayout, type Branding } from './pages.js';
+import { notice, passkeyLoginBlock, renderLayout, type Branding } from './pages.js';
 
 const PASSWORD_HINT = 'At least 15 characters is a good choice; a few unrelated words work well.';
 
@@ -116,20 +116,22 @@ export function renderVerifyPage(branding: Branding, view: { csrf: string; token
 }
 
 /** The second step of signing in: a code from the authenticator app, or a recovery code. */
-export function renderMfaPage(branding: Branding, view: { csrf: string; next: string; error?: string; stepUp?: boolean }): string {
+export function renderMfaPage(branding: Branding, view: { csrf: string; next: string; error?: string; stepUp?: boolean; totp?: boolean; passkeys?: boolean; formCsrf?: string }): string {
+  const totp = view.totp !== false;
   return renderLayout(
     branding,
     'Two-factor sign-in',
     html`<h1 id="page-title">Enter your code</h1>
-<p class="lead">${view.stepUp ? 'This part of the app asks for your second factor. ' : ''}Open your authenticator app and enter the 6-digit code for ${branding.appName}. Lost your phone? Enter one of your recovery codes instead.</p>
+<p class="lead">${view.stepUp ? 'This part of the app asks for your second factor. ' : ''}${totp ? `Open your authenticator app and enter the 6-digit code for ${branding.appName}. Lost your phone? Enter one of your recovery codes instead.` : 'Confirm with your passkey.'}</p>
 ${notice('error', view.error)}
-<form method="post" action="${branding.prefix}${view.stepUp ? '/stepup' : '/login/mfa'}" class="form" novalidate>
+${totp ? html`<form method="post" action="${branding.prefix}${view.stepUp ? '/stepup' : '/login/mfa'}" class="form" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="next" value="${view.next}">
 <label for="code">Code</label>
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required autofocus${view.error ? html` aria-describedby="form-error"` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
-</form>
+</form>` : html``}
+${view.passkeys && view.formCsrf ? passkeyLoginBlock(branding, view.formCsrf, view.next) : html``}
 ${view.stepUp ? html`` : html`<p class="secondary"><a href="${branding.prefix}/login">Start again</a></p>`}`,
   );
 }

@@ -97,8 +97,10 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const next = safeNextPath((request.query as Record<string, unknown>).next);
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
-    if ((await ctx.store.factors.totp(identity.user.id))?.confirmedAt == null) return reply.redirect(`${ctx.prefix}/account?enrol=1`, 303);
-    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, stepUp: true }));
+    const totp = (await ctx.store.factors.totp(identity.user.id))?.confirmedAt != null;
+    const passkeys = (await ctx.store.factors.passkeysOf(identity.user.id)).length > 0;
+    if (!totp && !passkeys) return reply.redirect(`${ctx.prefix}/account?enrol=1`, 303);
+    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, stepUp: true, totp, passkeys, formCsrf: ctx.csrf.tokenForForm() }));
   });
 
   app.post(`${ctx.prefix}/stepup`, async function stepUp(request, reply) {

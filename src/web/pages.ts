@@ -53,6 +53,7 @@ ${notice('error', view.error)}${notice('info', view.info)}
 <input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
 </form>
+${passkeyLoginBlock(branding, view.csrf, view.next)}
 <p class="secondary"><a href="${branding.prefix}/forgot">Forgot your password?</a>${view.signup ? html` · <a href="${branding.prefix}/signup">Create an account</a>` : html``}</p>`,
   );
 }
@@ -103,4 +104,14 @@ export function renderMessagePage(branding: Branding, view: { title: string; mes
 <p class="lead">${view.message}</p>
 ${view.action ? html`<p><a class="button button-primary" href="${view.action.href}">${view.action.label}</a></p>` : html``}`,
   );
+}
+
+/** "Sign in with a passkey": hidden until passkeys.js finds a browser that can. */
+export function passkeyLoginBlock(branding: Branding, csrf: string, next: string): SafeHtml {
+  return html`<div class="passkey-login" data-passkey-login data-csrf="${csrf}" data-next="${next}" hidden>
+<p class="divider"><span>or</span></p>
+<button type="button" class="button button-secondary button-block">Sign in with a passkey</button>
+<p class="notice notice-error" role="alert" data-passkey-error hidden></p>
+</div>
+<script src="${branding.prefix}/static/passkeys.js" data-prefix="${branding.prefix}" defer></script>`;
 }

@@ -39,8 +39,13 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
     if (login) {
       // Counted per asked-for name and per address whether or not an account exists: limits mail
       // to one person and enumeration by one caller. A throttled request is answered the same way.
-      const verdict = await ctx.throttle.check(`reset:${login}`, ip);
-      await ctx.throttle.recordFailure(`reset:${login}`, ip);
+      // Check and count as one step per name and address, as sign-in does: parallel requests
+      // would otherwise all pass the check before any was counted.
+      const verdict = await ctx.throttle.exclusive(`reset:${login}`, ip, async () => {
+        const answer = await ctx.throttle.check(`reset:${login}`, ip);
+        await ctx.throttle.recordFailure(`reset:${login}`, ip);
+        return answer;
+      });
       if (verdict.allowed) {
         const user = (await ctx.store.users.findByUsername(login)) ?? (login.includes('@') ? await ctx.store.users.findByEmail(login) : null);
         const sendable = user !== null && user.status === 'active' && user.email !== null;

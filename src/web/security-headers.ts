@@ -1,10 +1,11 @@
 /**
- * Headers on every page the gateway itself serves (ASVS 5.0 V3.4): a strict CSP with no script,
+ * Headers on every page the gateway itself serves (ASVS 5.0 V3.4): a strict CSP (scripts only from
+ * the gateway's own static files: the passkey ceremony needs one),
  * no framing (clickjacking on the sign-in form), no MIME sniffing, referrers only within the site (the
  * setup link's token never leaves it; no-referrer would make browsers send `Origin: null`), and no caching of pages that may show secrets.
  */
 export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'same-origin',

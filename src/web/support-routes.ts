@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { WebContext } from './context.js';
 
 const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
-const STATIC_FILES: Record<string, string> = { 'style.css': 'text/css; charset=utf-8', 'helper.js': 'text/javascript; charset=utf-8' };
+const STATIC_FILES: Record<string, string> = { 'style.css': 'text/css; charset=utf-8', 'helper.js': 'text/javascript; charset=utf-8', 'passkeys.js': 'text/javascript; charset=utf-8' };
 
 /** Health, the page helper's session endpoint, and static assets. */
 export function registerSupportRoutes(app: FastifyInstance, ctx: WebContext): void {

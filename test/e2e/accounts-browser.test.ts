@@ -56,7 +56,7 @@ describe('accounts in the browser: invite, sign up, change, revoke, reset', { ti
   async function signInAt(page: Page, username: string, password: string): Promise<void> {
     await page.locator('#username').fill(username);
     await page.locator('#password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   async function expectAccessible(page: Page, what: string): Promise<void> {
@@ -138,7 +138,7 @@ describe('accounts in the browser: invite, sign up, change, revoke, reset', { ti
     await dialog.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     await dialog.locator('#dg-username').fill('alice');
     await dialog.locator('#dg-password').fill(ALICE_SECOND);
-    await dialog.getByRole('button', { name: 'Sign in' }).click();
+    await dialog.getByRole('button', { name: 'Sign in', exact: true }).click();
     await dialog.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
     await alicePage.getByRole('heading', { name: 'Page 2: about' }).waitFor({ timeout: UI_TIMEOUT_MS });
   });

@@ -57,7 +57,7 @@ describe('a Dash app behind the gateway, in Chromium', { timeout: 240_000 }, () 
   it('signs in and shows the app, which learns who is signed in', async () => {
     await page.locator('#username').fill('alice');
     await page.locator('#password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${gw.url}/`);
 
     await expectText(page.locator('#whoami'), 'Signed in as alice');
@@ -102,11 +102,11 @@ describe('a Dash app behind the gateway, in Chromium', { timeout: 240_000 }, () 
     // A wrong password keeps the dialog open with the gateway's generic message.
     await dialog.locator('#dg-username').fill('alice');
     await dialog.locator('#dg-password').fill('not the password');
-    await dialog.getByRole('button', { name: 'Sign in' }).click();
+    await dialog.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expectText(dialog.locator('#dg-error'), 'The username or password is not correct.');
 
     await dialog.locator('#dg-password').fill(PASSWORD);
-    await dialog.getByRole('button', { name: 'Sign in' }).click();
+    await dialog.getByRole('button', { name: 'Sign in', exact: true }).click();
     await dialog.waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
     await expectText(page.locator('#chosen'), 'Selected: Lima');
     await expectText(page.locator('#graph .gtitle'), 'Temperature in Lima');

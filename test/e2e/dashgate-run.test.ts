@@ -104,7 +104,7 @@ describe('dashgate run in front of a Dash app, first run to shutdown', { timeout
 
     await page.locator('#username').fill('alice');
     await page.locator('#password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${gatewayUrl}/`);
     await expectText(page.locator('#whoami'), 'Signed in as alice');
   });

@@ -1,0 +1,142 @@
+import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readCookie } from '../auth/cookies.js';
+import { isSameOriginRequest } from '../auth/csrf.js';
+import { safeNextPath } from '../auth/next-url.js';
+import { CeremonySeal } from '../auth/passkeys.js';
+import { formField, type WebContext } from './context.js';
+import { startSession } from './login-routes.js';
+
+const COOKIE = 'dashgate_webauthn';
+
+/**
+ * Passkeys (WebAuthn, @simplewebauthn/server): registered on the account page, used to sign in
+ * without a username (discoverable credentials, user verification required, so a passkey counts
+ * as two factors). The relying party is the gateway's expected origin (server.public_url, else the
+ * Host of a same-origin request); challenges travel in an HMAC-sealed cookie. The browser side is
+ * /static/passkeys.js.
+ */
+export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, seal: CeremonySeal): void {
+  const base = ctx.prefix;
+  const relyingParty = (request: FastifyRequest) => {
+    const origin = ctx.expectedOrigin(request.scope);
+    return { origin, rpID: new URL(origin).hostname };
+  };
+  const sealCookie = (value: string, maxAge: number) => [`${COOKIE}=${value}`, `Path=${base}`, 'HttpOnly', 'SameSite=Strict', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${maxAge}`].join('; ');
+  const fail = (reply: FastifyReply, status: number, message: string) => reply.code(status).header('cache-control', 'no-store').send({ ok: false, message });
+  const sameOrigin = (request: FastifyRequest) => isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope));
+
+  // ---- registration (signed in) -------------------------------------------------------------
+
+  app.post(`${base}/account/passkeys/options`, async function registrationOptions(request, reply) {
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') return fail(reply, 401, 'Sign in first.');
+    if (!sameOrigin(request) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const { rpID } = relyingParty(request);
+    const existing = await ctx.store.factors.passkeysOf(identity.user.id);
+    const options = await generateRegistrationOptions({
+      rpName: ctx.branding.appName,
+      rpID,
+      userName: identity.user.username,
+      userDisplayName: identity.user.displayName ?? identity.user.username,
+      userID: new TextEncoder().encode(identity.user.id),
+      attestationType: 'none',
+      excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports })),
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    });
+    reply.header('set-cookie', sealCookie(seal.seal('register', options.challenge, identity.user.id), CeremonySeal.TTL_MS / 1000));
+    return reply.header('cache-control', 'no-store').send(options);
+  });
+
+  app.post(`${base}/account/passkeys`, async function register(request, reply) {
+    const identity = await ctx.identify(request);
+    if (identity.kind !== 'user') return fail(reply, 401, 'Sign in first.');
+    if (!sameOrigin(request) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'register');
+    if (!ceremony || ceremony.userId !== identity.user.id) return fail(reply, 400, 'The passkey request expired. Try again.');
+    const name = formField(request.body, 'name').trim().slice(0, 60) || 'Passkey';
+    const { origin, rpID } = relyingParty(request);
+    let verified;
+    try {
+      verified = await verifyRegistrationResponse({
+        response: (request.body as { response?: RegistrationResponseJSON }).response!,
+        expectedChallenge: ceremony.challenge,
+        expectedOrigin: origin,
+        expectedRPID: rpID,
+        requireUserVerification: true,
+      });
+    } catch (err) {
+      request.log.info({ err: (err as Error).message }, 'passkey registration refused');
+      return fail(reply, 400, 'The passkey could not be verified.');
+    }
+    if (!verified.verified) return fail(reply, 400, 'The passkey could not be verified.');
+    const { credential } = verified.registrationInfo;
+    await ctx.store.factors.addPasskey({ id: credential.id, userId: identity.user.id, publicKey: Buffer.from(credential.publicKey).toString('base64url'), counter: credential.counter, transports: credential.transports ?? [], name, createdAt: ctx.now() });
+    ctx.secondFactor.forget(identity.user.id);
+    await ctx.store.audit.record({ action: 'passkey.added', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, detail: { name } });
+    reply.header('set-cookie', sealCookie('', 0));
+    return reply.header('cache-control', 'no-store').send({ ok: true });
+  });
+
+  for (const verb of ['rename', 'remove'] as const) {
+    app.post(`${base}/account/passkeys/${verb}`, async (request, reply) => {
+      const identity = await ctx.identify(request);
+      if (identity.kind !== 'user') return reply.redirect(`${base}/login?next=${encodeURIComponent(`${base}/account`)}`, 303);
+      if (!sameOrigin(request) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) return reply.redirect(`${base}/account?done=expired`, 303);
+      const id = formField(request.body, 'id');
+      const name = formField(request.body, 'name').trim().slice(0, 60);
+      const changed = verb === 'remove' ? await ctx.store.factors.removePasskey(id, identity.user.id) : name !== '' && (await ctx.store.factors.renamePasskey(id, identity.user.id, name));
+      if (changed) {
+        ctx.secondFactor.forget(identity.user.id);
+        await ctx.store.audit.record({ action: verb === 'remove' ? 'passkey.removed' : 'passkey.renamed', actor: identity.user.username, target: identity.user.username, ip: request.scope.clientIp, ...(verb === 'rename' ? { detail: { name } } : {}) });
+      }
+      return reply.redirect(`${base}/account?done=${changed ? `passkey_${verb}d` : 'expired'}`, 303);
+    });
+  }
+
+  // ---- sign-in (anonymous, usernameless) ----------------------------------------------------
+
+  app.post(`${base}/login/passkey/options`, async function authenticationOptions(request, reply) {
+    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const options = await generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: [] });
+    reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, null), CeremonySeal.TTL_MS / 1000));
+    return reply.header('cache-control', 'no-store').send(options);
+  });
+
+  app.post(`${base}/login/passkey`, async function signInWithPasskey(request, reply) {
+    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const ip = request.scope.clientIp;
+    const wait = await ctx.throttle.check(`passkey:${ip}`, ip);
+    if (!wait.allowed) return fail(reply, 429, 'Too many attempts. Wait a moment and try again.');
+    const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
+    const response = (request.body as { response?: AuthenticationResponseJSON }).response;
+    const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
+    const user = passkey ? await ctx.store.users.findById(passkey.userId) : null;
+    const refuse = async (reason: string) => {
+      await ctx.throttle.recordFailure(`passkey:${ip}`, ip);
+      await ctx.store.audit.record({ action: 'login.failure', actor: user?.username ?? null, ip, detail: { method: 'passkey', reason } });
+      return fail(reply, 401, 'That passkey cannot sign in here.');
+    };
+    if (!ceremony || !passkey || !user) return refuse(!ceremony ? 'expired_challenge' : 'unknown_passkey');
+    if (user.status !== 'active') return refuse(`status_${user.status}`);
+    const { origin, rpID } = relyingParty(request);
+    let verified;
+    try {
+      verified = await verifyAuthenticationResponse({
+        response: response!,
+        expectedChallenge: ceremony.challenge,
+        expectedOrigin: origin,
+        expectedRPID: rpID,
+        credential: { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports as never },
+        requireUserVerification: true,
+      });
+    } catch {
+      return refuse('bad_signature');
+    }
+    if (!verified.verified || !(await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, ctx.now()))) return refuse('counter_or_signature');
+    reply.header('set-cookie', sealCookie('', 0));
+    await startSession(ctx, request, reply, user, 'passkey');
+    return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
+  });
+}
