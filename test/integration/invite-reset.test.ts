@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { simpleParser } from 'mailparser';
+import { simpleParser, type ParsedMail } from 'mailparser';
 import pg from 'pg';
 import pino from 'pino';
 import { buildApp, type Gateway } from '../../src/app.js';
@@ -444,11 +444,11 @@ describe('password reset: repeated requests for one name are throttled silently'
   });
 });
 
-// SRC BUG (src/web/reset-routes.ts, requestReset): the throttle's check and recordFailure are not
-// run under SignInThrottle.exclusive() as sign-in's are, so simultaneous requests all pass the check
-// before any of them is counted: one caller sends a person as many reset mails as it has parallel
-// requests. Shown on PostgreSQL, whose queries really interleave; on SQLite (better-sqlite3 answers
-// synchronously) one request's check and record happen to run before the next request is read.
+// Regression (fixed in 6df478a): /forgot checked and counted its throttle outside
+// SignInThrottle.exclusive(), so simultaneous requests all passed the check before any was counted
+// and ten parallel requests sent nine mails. Run on PostgreSQL, whose queries really interleave; on
+// SQLite (better-sqlite3 answers synchronously) one request's check and count ran before the next
+// request was read, so the bug never showed there.
 describe('password reset throttle under simultaneous requests (PostgreSQL store)', () => {
   const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
   const schema = `dg_test_reset_race_${randomBytes(4).toString('hex')}`;
@@ -480,7 +480,7 @@ describe('password reset throttle under simultaneous requests (PostgreSQL store)
     await client.end();
   });
 
-  it('SRC BUG: ten simultaneous requests for one name make no more links (mails) than the free requests', async () => {
+  it('ten simultaneous requests for one name make no more links (mails) than the free requests', async () => {
     const una = await createUser(store, 'una', OLD, { email: 'una@example.com' });
     const csrf = hiddenFields(await (await fetch(`${url}/_dashgate/forgot`)).text()).csrf!;
     const answers = await Promise.all(
@@ -505,21 +505,22 @@ describe('password reset without mail.smtp: the outbox', () => {
     await upstream.close();
   });
 
-  /** The outbox's .eml files once `count` exist (the mail is written after the answer is sent). */
-  async function outboxFiles(count: number): Promise<string[]> {
+  /**
+   * The outbox's one message once it is completely written: the mail is written after the answer
+   * is sent, and the file exists (empty) before writeFile has filled it.
+   */
+  async function outboxMessage(): Promise<{ file: string; parsed: ParsedMail }> {
     const dir = join(gw.gateway.config.data_dir, 'outbox');
-    for (let i = 0; i < 200; i++) {
-      const files = (() => {
-        try {
-          return readdirSync(dir).filter((f) => f.endsWith('.eml'));
-        } catch {
-          return [];
-        }
-      })();
-      if (files.length >= count) return files.map((f) => join(dir, f));
+    for (let i = 0; i < 400; i++) {
+      const [name, ...more] = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.eml')) : [];
+      assert.deepEqual(more, [], 'one message');
+      if (name) {
+        const parsed = await simpleParser(readFileSync(join(dir, name)));
+        if (parsed.text?.trimEnd().endsWith('Payroll')) return { file: join(dir, name), parsed };
+      }
       await new Promise((done) => setTimeout(done, 25));
     }
-    throw new Error(`expected ${count} .eml file(s) in ${dir}`);
+    throw new Error(`no complete .eml file in ${dir}`);
   }
 
   it('writes the message as a private .eml file whose text holds a working link', async () => {
@@ -527,10 +528,9 @@ describe('password reset without mail.smtp: the outbox', () => {
     const csrf = hiddenFields(await (await fetch(`${gw.url}/_dashgate/forgot`)).text()).csrf!;
     assert.equal((await postForm(gw, 'forgot', { csrf, login: 'olga' })).status, 200);
 
-    const [file] = await outboxFiles(1);
-    assert.equal(statSync(file!).mode & 0o777, 0o600, 'readable by the gateway’s user only');
+    const { file, parsed } = await outboxMessage();
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'readable by the gateway’s user only');
     assert.equal(statSync(join(gw.gateway.config.data_dir, 'outbox')).mode & 0o777, 0o700);
-    const parsed = await simpleParser(readFileSync(file!));
     assert.equal(parsed.subject, 'Reset your Payroll password');
     assert.equal((Array.isArray(parsed.to) ? parsed.to[0] : parsed.to)?.text, 'olga@example.com');
     const link = linkIn({ to: ['olga@example.com'], subject: parsed.subject ?? '', text: parsed.text ?? '', html: '' }, 'reset');
