@@ -75,15 +75,15 @@ export function registerInviteCommands(program: Command, out: (line: string) => 
         const found = await requireUser(store, name);
         if (found.status !== 'active') throw new UsageError(`"${found.username}" is ${found.status}; enable the account first`);
         const { passwordHash: _omit, ...user } = found;
+        if (flags.mail && !user.email) throw new UsageError(`"${user.username}" has no email address`);
         const { token, expiresAt } = await createResetToken(store, Date.now, user);
         await store.audit.record({ action: 'password.reset_link', actor: 'cli', target: user.username });
         const link = gatewayLink(gatewayBaseUrl(config), config.prefix, 'reset', token);
         out(`reset link for ${user.username}, valid until ${new Date(expiresAt).toISOString()}, once:`);
         out(link);
         if (flags.mail) {
-          if (!user.email) throw new UsageError(`"${user.username}" has no email address`);
           const mailer = createMailer(config, createLogger({ level: 'warn', format: config.log.format }));
-          await mailer.send(resetMessage({ appName: config.branding.app_name, to: user.email, link, username: user.username, expiresAt }));
+          await mailer.send(resetMessage({ appName: config.branding.app_name, to: user.email!, link, username: user.username, expiresAt }));
           out(`mailed to ${user.email} via ${mailer.description}`);
         }
       }),

@@ -30,6 +30,7 @@ export function registerUserCommands(program: Command, out: Out): void {
         const problem = usernameProblem(username);
         if (problem) throw new UsageError(problem);
         if (await store.users.findByUsername(username)) throw new UsageError(`user "${username}" already exists`);
+        if (flags.email && (await store.users.findByEmail(flags.email))) throw new UsageError(`another user already has the address ${flags.email}`);
         if (flags.password === false && flags.passwordStdin) throw new UsageError('--no-password and --password-stdin contradict each other');
         let passwordHash: string | null = null;
         if (flags.password !== false) {

@@ -227,10 +227,9 @@ describe('dashgate invite and users reset-link (the real CLI in a child process)
     assert.match(noEmail.stderr, /"noemail" has no email address/);
   });
 
-  // SRC BUG (src/cli/invites.ts, users reset-link): the "--mail but no address" check runs after
-  // the link is made and printed. The command exits 2 (nothing done, says the exit code) yet a
-  // working link was printed and, as every new link does, it voided the link the user already had.
-  it('SRC BUG: users reset-link --mail for an account without an address fails before making a link', async () => {
+  // Regression: the "--mail but no address" check ran after the link was made and printed: exit 2
+  // (nothing done, said the exit code) yet a working link was printed and the user's earlier link voided.
+  it('regression: users reset-link --mail for an account without an address fails before making a link', async () => {
     const earlier = linkLine((await dashgate(['users', 'reset-link', 'noemail'])).stdout, 'reset');
     const run = await dashgate(['users', 'reset-link', 'noemail', '--mail']);
     assert.equal(run.code, 2);

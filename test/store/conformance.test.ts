@@ -206,11 +206,10 @@ function defineStoreSuite(name: Dialect, open: (now: Clock) => Promise<Store>, c
         }
       });
 
-      // SRC BUG (src/store/migrations/*/0001_init.sql users_email): findByEmail compares lower(email)
-      // but the unique index is on email as typed, so `dashgate users add bob --email ALICE@example.com`
-      // (which, unlike invites, sign-up and the admin console, does not ask findByEmail first) makes a
-      // second account for the same address, and findByEmail then returns either of the two.
-      it('SRC BUG: rejects a second user whose email differs only in case', async (t) => {
+      // Regression: findByEmail compares lower(email) but the unique index was on email as typed, so
+      // `dashgate users add bob --email ALICE@example.com` made a second account for the same address
+      // (0006 adds a unique index on lower(email); the CLI now asks findByEmail first too).
+      it('regression: rejects a second user whose email differs only in case', async (t) => {
         const { store } = await fresh(t);
         const alice = await store.users.create({ username: 'alice', email: 'alice@example.com' });
         await assert.rejects(store.users.create({ username: 'bob', email: 'ALICE@example.com' }));
@@ -943,7 +942,8 @@ describe('migrations are idempotent', () => {
       const open = () => (dialect === 'sqlite' ? openStore({ dataDir, now: () => T0 }) : openStore({ url: POSTGRES_URL, dataDir, schema, now: () => T0 }));
       const first = await open();
       const alice = await first.users.create({ username: 'alice' });
-      // Everything from 0002 on is undone: tables dropped, migration rows removed.
+      // Everything from 0002 on is undone: tables and indexes dropped, migration rows removed.
+      await sql`drop index users_email_ci`.execute(first.db);
       await sql`drop table passkeys`.execute(first.db);
       await sql`drop table recovery_codes`.execute(first.db);
       await sql`drop table totp_factors`.execute(first.db);
