@@ -41,9 +41,11 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
       // to one person and enumeration by one caller. A throttled request is answered the same way.
       // Check and count as one step per name and address, as sign-in does: parallel requests
       // would otherwise all pass the check before any was counted.
-      const verdict = await ctx.throttle.exclusive(`reset:${login}`, ip, async () => {
-        const answer = await ctx.throttle.check(`reset:${login}`, ip);
-        await ctx.throttle.recordFailure(`reset:${login}`, ip);
+      // Counted apart from sign-in failures ("reset:" address key): asking for resets must not slow
+      // down signing in from the same address (many people can share one NAT).
+      const verdict = await ctx.throttle.exclusive(`reset:${login}`, `reset:${ip}`, async () => {
+        const answer = await ctx.throttle.check(`reset:${login}`, `reset:${ip}`);
+        await ctx.throttle.recordFailure(`reset:${login}`, `reset:${ip}`);
         return answer;
       });
       if (verdict.allowed) {

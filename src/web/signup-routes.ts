@@ -61,9 +61,9 @@ export function registerSignupRoutes(app: FastifyInstance, ctx: WebContext): voi
     if (problem) return again(400, problem);
     const ip = request.scope.clientIp;
     // Sign-ups from one address are throttled like failed sign-ins: each one counts.
-    const verdict = await ctx.throttle.exclusive(`signup:${email}`, ip, async () => {
-      const answer = await ctx.throttle.check(`signup:${email}`, ip);
-      await ctx.throttle.recordFailure(`signup:${email}`, ip);
+    const verdict = await ctx.throttle.exclusive(`signup:${email}`, `signup:${ip}`, async () => {
+      const answer = await ctx.throttle.check(`signup:${email}`, `signup:${ip}`);
+      await ctx.throttle.recordFailure(`signup:${email}`, `signup:${ip}`);
       return answer;
     });
     if (!verdict.allowed) {
