@@ -251,7 +251,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         }
         return sendPage(reply, 403, renderMessagePage(branding, { title: 'No access', message: `Your account does not have access to this part of ${branding.appName}.` }));
       }
-      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, identityEncoding: config.page_helper.enabled && !isScriptedRequest(req, scope) });
+      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, allowBasic: rule.allowBasic, identityEncoding: config.page_helper.enabled && !isScriptedRequest(req, scope) });
       await signIdentity(identity, headers);
       reply.hijack();
       try {

@@ -36,6 +36,8 @@ export interface ForwardOptions {
   cookieName: string;
   /** Drop Accept-Encoding so an HTML page arrives uncompressed for the page helper. */
   identityEncoding?: boolean;
+  /** The deciding rule accepts HTTP Basic, so a Basic header is a Dashgate password. */
+  allowBasic?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, scope: Reque
     else delete out.cookie;
   }
   if (options.identityEncoding) delete out['accept-encoding'];
-  if (isGatewayCredential(incoming.authorization, identity)) delete out.authorization;
+  if (isGatewayCredential(incoming.authorization, identity, options.allowBasic)) delete out.authorization;
 
   const priorChain = scope.peerTrusted ? joinValues(incoming['x-forwarded-for']) : undefined;
   out['x-forwarded-for'] = priorChain ? `${priorChain}, ${scope.peerIp}` : scope.peerIp;

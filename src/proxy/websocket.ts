@@ -74,7 +74,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       // An upgrade request has no body: a length here would leave the app waiting for bytes that never come.
       if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
       if (req.headers['transfer-encoding'] !== undefined) return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
-      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName: deps.cookieName });
+      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName: deps.cookieName, allowBasic: rule.allowBasic });
       delete headers['content-length'];
       await deps.signIdentity(identity, headers);
       headers.connection = 'Upgrade';

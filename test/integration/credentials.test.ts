@@ -128,6 +128,13 @@ describe('API tokens and HTTP Basic through the gateway', () => {
       assert.deepEqual(payload.groups, ['finance']);
     });
 
+    it('a tab between the scheme and the token is accepted (RFC 9110 allows spaces or tabs), and the token is still stripped', async () => {
+      const answer = await call('/api/items', { authorization: `Bearer\t${finToken}` }, freshIp());
+      assert.equal(answer.status, 200, answer.body);
+      assert.equal(answer.reached[0]!.headers['x-forwarded-user'], 'fin');
+      noAuthorization(answer.reached[0]!);
+    });
+
     it("the token's user's groups decide: finance passes /reports/**, an analyst's token gets 403 JSON", async () => {
       const ip = freshIp();
       const allowed = await call('/reports/q3', bearer(finToken), ip);
@@ -296,13 +303,12 @@ describe('API tokens and HTTP Basic through the gateway', () => {
       assert.equal(open.reached[0]!.headers['x-forwarded-user'], undefined);
     });
 
-    // BUG (src/pipeline/identify.ts, isGatewayCredential): on an allow_basic path Basic is the
-    // gateway's scheme, but when a session cookie decides, `identify` never looks at the header and
-    // isGatewayCredential strips only Bearer dgt_… for a cookie identity, so the Basic header (a
-    // Dashgate username and password in clear) is forwarded to the app. Browsers cause exactly this:
-    // after answering one Basic challenge under /api/ they resend the credentials to that
-    // protection space (RFC 7617 §2.2), also once the user has signed in with the form.
-    it('BUG: with a session cookie on an allow_basic path, the Dashgate password in a Basic header is stripped too', async () => {
+    // Regression: on an allow_basic path Basic is the gateway's scheme, but when a session cookie
+    // decided, only a Bearer dgt_… header was stripped, so a Dashgate username and password reached
+    // the app. Browsers cause exactly this: after answering one Basic challenge under /api/ they
+    // resend the credentials to that protection space (RFC 7617 §2.2), also once the user has
+    // signed in with the form.
+    it('regression: with a session cookie on an allow_basic path, the Dashgate password in a Basic header does not reach the app', async () => {
       const cookie = await signIn(gw.url, 'ana', PASSWORD);
       const answer = await call('/api/items', { cookie, ...basic('fin', PASSWORD) }, freshIp());
       assert.equal(answer.status, 200);
@@ -435,13 +441,10 @@ describe('credential throttling under simultaneous requests (PostgreSQL store)',
     assert.equal(upstream.requests.length, 0);
   });
 
-  // BUG (src/pipeline/identify.ts, createIdentifier: bearer() and fail()): a token is checked
-  // against the throttle only when its address is already in `suspects`, and check → verify →
-  // recordFailure does not run under SignInThrottle.exclusive() as the password path does. So
-  // simultaneous guesses from a fresh address are all verified and answered 401, however low
-  // throttle.ip_free_failures is: the race exclusive() was written to close for the login form
-  // ("40 parallel guesses got 11 checked where 3 were allowed"), open again for tokens.
-  it('BUG: twelve simultaneous unknown tokens from one address: only ip_free_failures of them are checked', async () => {
+  // Regression: a token was checked against the throttle only when its address was already a
+  // suspect, and the failure was recorded outside SignInThrottle.exclusive(), so simultaneous
+  // guesses from a fresh address were all answered 401 however low ip_free_failures was.
+  it('regression: twelve simultaneous unknown tokens from one address: only ip_free_failures of them are answered 401, the rest wait (429)', async () => {
     // Well-formed, never issued: each one costs the gateway a store lookup.
     const guesses = Array.from({ length: 12 }, (_, i) => `Bearer dgt_${String(i).padStart(22, 'G')}.${'s'.repeat(43)}`);
     const statuses = await statusesOf('198.51.100.2', guesses);
