@@ -7,11 +7,14 @@ import { CsrfGuard } from './auth/csrf.js';
 import { IdentityTokenIssuer } from './auth/identity-jwt.js';
 import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
+import { SsoClient } from './auth/sso/client.js';
+import { FlowSeal } from './auth/sso/flow-seal.js';
+import { resolveProviders } from './auth/sso/presets.js';
 import { SignInThrottle } from './auth/throttle.js';
 import { CeremonySeal } from './auth/passkeys.js';
 import { MfaChallenge } from './auth/totp.js';
 import type { Config } from './config/schema.js';
-import { GatewayError, type GatewayErrorCode } from './errors.js';
+import { ConfigError, GatewayError, type GatewayErrorCode } from './errors.js';
 import { gatewayBaseUrl } from './config/base-url.js';
 import { createLogger } from './log.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
@@ -36,6 +39,7 @@ import { registerLoginRoutes, sendPage } from './web/login-routes.js';
 import { registerResetRoutes } from './web/reset-routes.js';
 import { registerPasskeyRoutes } from './web/passkey-routes.js';
 import { registerSignupRoutes } from './web/signup-routes.js';
+import { registerSsoRoutes } from './web/sso-routes.js';
 import { renderMessagePage, type Branding } from './web/pages.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
 import { registerSetupRoutes } from './web/setup-routes.js';
@@ -47,6 +51,8 @@ export interface GatewayDeps {
   mailer?: Mailer;
   logger?: Logger;
   now?: Clock;
+  /** Where client secrets are read from (sso.providers[].client_secret_env); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Gateway {
@@ -89,6 +95,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   const csrfKey = await store.settings.getOrInsert('csrf_hmac_key', randomBytes(32).toString('base64url'));
   const mfaKey = await store.settings.getOrInsert('mfa_hmac_key', randomBytes(32).toString('base64url'));
+  const ssoKey = await store.settings.getOrInsert('sso_flow_key', randomBytes(32).toString('base64url'));
+  const { providers: ssoProviders, problems: ssoProblems } = resolveProviders(config, deps.env);
+  if (ssoProblems.length) throw new ConfigError(ssoProblems);
   const webauthnKey = await store.settings.getOrInsert('webauthn_hmac_key', randomBytes(32).toString('base64url'));
   const sessions = new SessionManager(
     store,
@@ -179,10 +188,16 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     return gatewayBaseUrl({ server: { ...config.server, port: address.port } });
   };
 
+  const ssoClient = ssoProviders.length
+    ? new SsoClient(ssoProviders, { redirectUri: (provider) => `${linkBase()}${prefix}/sso/${provider.id}/callback` })
+    : null;
+
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
     prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
     mfaChallenge: new MfaChallenge(Buffer.from(mfaKey, 'base64url'), now),
+    passwordsEnabled: config.password.enabled,
+    sso: ssoClient ? { client: ssoClient, logoutAtProvider: config.sso.logout_at_provider } : null,
     signup: { mode: config.signup.mode, allowedDomains: config.signup.allowed_domains, autoApprove: config.signup.auto_approve }, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
@@ -205,6 +220,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerResetRoutes(own, web);
     registerSignupRoutes(own, web);
     registerPasskeyRoutes(own, web, new CeremonySeal(Buffer.from(webauthnKey, 'base64url'), now));
+    if (ssoClient) registerSsoRoutes(own, web, ssoClient, new FlowSeal(Buffer.from(ssoKey, 'base64url'), now));
     registerAdminRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {

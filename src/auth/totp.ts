@@ -76,19 +76,20 @@ export class MfaChallenge {
     private readonly now: Clock,
   ) {}
 
-  issue(userId: string): string {
+  /** `firstFactor` is how the first step was passed ("password", "sso:corp"); the session records it. */
+  issue(userId: string, firstFactor = 'password'): string {
     const expiry = this.now() + MfaChallenge.TTL_MS;
-    return `${userId}.${expiry}.${this.mac(`${userId}.${expiry}`)}`;
+    return `${userId}.${firstFactor}.${expiry}.${this.mac(`${userId}.${firstFactor}.${expiry}`)}`;
   }
 
-  /** The user id inside a valid, unexpired challenge, or null. */
-  open(value: string | undefined): string | null {
-    const match = /^([0-9a-f-]{36})\.(\d{13})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
+  /** The user id and first factor inside a valid, unexpired challenge, or null. */
+  open(value: string | undefined): { userId: string; firstFactor: string } | null {
+    const match = /^([0-9a-f-]{36})\.(password|sso:[a-z0-9-]{1,32})\.(\d{13})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
     if (!match) return null;
-    const [, userId, expiry, mac] = match as unknown as [string, string, string, string];
-    const expected = Buffer.from(this.mac(`${userId}.${expiry}`));
+    const [, userId, firstFactor, expiry, mac] = match as unknown as [string, string, string, string, string];
+    const expected = Buffer.from(this.mac(`${userId}.${firstFactor}.${expiry}`));
     if (!timingSafeEqual(expected, Buffer.from(mac)) || Number(expiry) <= this.now()) return null;
-    return userId;
+    return { userId, firstFactor };
   }
 
   private mac(payload: string): string {

@@ -116,6 +116,71 @@ const dashCallbackRule = z
   .strict()
   .superRefine(checkPolicy);
 
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as DASHGATE_SSO_SECRET');
+const domainName = z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'expected a lower-case domain such as example.com');
+
+/**
+ * One sign-in provider. `preset` fills in what a provider's quirks need (issuer, scopes, claims);
+ * everything can still be set by hand. The client secret is never in the file, only the name of
+ * the environment variable that holds it.
+ */
+const ssoProvider = z
+  .object({
+    /** In URLs (/_dashgate/sso/<id>/…) and in sessions ("sso:<id>"): letters, digits, "-". */
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected a short lower-case id such as "google" or "corp-sso"'),
+    preset: z.enum(['oidc', 'google', 'microsoft', 'okta', 'keycloak', 'auth0', 'github']).default('oidc'),
+    /** The button says "Sign in with <name>". */
+    name: z.string().min(1).max(60).optional(),
+    /** Discovery: <issuer>/.well-known/openid-configuration. Filled by the google and microsoft presets. */
+    issuer: httpUrl.optional(),
+    /** microsoft: the Directory (tenant) ID. */
+    tenant: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected the Directory (tenant) ID, a GUID (a domain name would not match the issuer Entra ID reports)').optional(),
+    client_id: z.string().min(1),
+    client_secret_env: envName.optional(),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'expected a scope name')).min(1).optional(),
+    /** Only people whose verified email is in one of these domains may sign in. */
+    allowed_domains: z.array(domainName).default([]),
+    /** Only people in one of these provider groups (before groups_map) may sign in. */
+    allowed_groups: z.array(z.string().min(1)).default([]),
+    /** Create an account at first sign-in. Default: on when allowed_domains or allowed_groups is set. */
+    auto_create: z.boolean().optional(),
+    /** Link a first sign-in to the existing account with the same email, when the provider says the email is verified. */
+    link_existing: z.boolean().default(false),
+    /** Treat the email as verified even without email_verified (only for a directory whose addresses the organisation sets). */
+    trust_email: z.boolean().optional(),
+    claims: z
+      .object({
+        username: z.string().min(1).optional(),
+        email: z.string().min(1).optional(),
+        name: z.string().min(1).optional(),
+        groups: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Provider group → Dashgate group. With a map only mapped groups are given; without, groups whose names are valid are given as they are. */
+    groups_map: z.record(z.string().min(1), oneOrMany(groupName)).optional(),
+    /** github: the web and API addresses (GitHub Enterprise Server, or a stand-in in tests). */
+    github: z
+      .object({ web_url: httpUrl.default('https://github.com'), api_url: httpUrl.default('https://api.github.com') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.preset === 'microsoft' && !p.tenant && !p.issuer) ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'preset "microsoft" needs the Directory (tenant) ID (multi-tenant endpoints would let any Microsoft account in)' });
+    if (!['google', 'microsoft', 'github'].includes(p.preset) && !p.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: `preset "${p.preset}" needs the issuer URL` });
+    if (p.issuer && !isSecureOrLoopback(p.issuer)) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must be https:// (http:// only for localhost)' });
+    if (p.preset === 'github') {
+      for (const [key, url] of Object.entries(p.github)) if (!isSecureOrLoopback(url)) ctx.addIssue({ code: 'custom', path: ['github', key], message: 'must be https:// (http:// only for localhost)' });
+      if (p.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'GitHub is not an OpenID provider: set github.web_url and github.api_url instead' });
+    }
+  });
+
+function isSecureOrLoopback(value: string): boolean {
+  const url = new URL(value);
+  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
 /** The one schema: types and defaults of `dashgate.yaml`. */
 export const configSchema = z
   .object({
@@ -158,6 +223,8 @@ export const configSchema = z
       .prefault({}),
     password: z
       .object({
+        /** false: sign-in only through sso.providers (no password form, no HTTP Basic, no reset). */
+        enabled: z.boolean().default(true),
         min_length: z.number().int().min(8, 'NIST SP 800-63B requires at least 8').max(64).default(8),
         max_length: z.number().int().min(64, 'NIST SP 800-63B requires accepting at least 64').max(4096).default(1024),
       })
@@ -277,6 +344,21 @@ export const configSchema = z
         if (value.mode === 'domain' && value.allowed_domains.length === 0) ctx.addIssue({ code: 'custom', path: ['allowed_domains'], message: 'mode "domain" needs at least one domain' });
       })
       .prefault({}),
+    sso: z
+      .object({
+        providers: z.array(ssoProvider).default([]),
+        /** Signing out also ends the session at the provider (RP-initiated logout) when it offers that. */
+        logout_at_provider: z.boolean().default(false),
+      })
+      .strict()
+      .superRefine((value, ctx) => {
+        const seen = new Set<string>();
+        value.providers.forEach((p, i) => {
+          if (seen.has(p.id)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'id'], message: `provider id "${p.id}" is used twice` });
+          seen.add(p.id);
+        });
+      })
+      .prefault({}),
     mfa: z
       .object({
         /** Who must have a second factor: users without one are sent to set it up after signing in. */
@@ -299,7 +381,15 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.password.enabled) return;
+    if (config.sso.providers.length === 0) ctx.addIssue({ code: 'custom', path: ['password', 'enabled'], message: 'with passwords off, configure at least one provider under sso.providers' });
+    config.access.rules.forEach((rule, i) => {
+      if (rule.allow_basic) ctx.addIssue({ code: 'custom', path: ['access', 'rules', i, 'allow_basic'], message: 'HTTP Basic is a password: it cannot be allowed while password.enabled is false' });
+    });
+    if (config.signup.mode !== 'closed') ctx.addIssue({ code: 'custom', path: ['signup', 'mode'], message: 'sign-up creates password accounts: use sso auto_create while password.enabled is false' });
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -9,7 +9,8 @@ export type FactorNeed = 'enrol' | 'step_up' | 'forbidden' | null;
 /** Whether a session's sign-in used a second factor ("password+totp", "password+recovery"). */
 export function usedSecondFactor(authMethod: string): boolean {
   // A passkey with user verification is itself two factors (the device, and its PIN or biometric).
-  return authMethod.split('+').some((m) => m === 'totp' || m === 'recovery' || m === 'passkey');
+  // "mfa": the identity provider said it used more than one factor (amr, RFC 8176).
+  return authMethod.split('+').some((m) => m === 'totp' || m === 'recovery' || m === 'passkey' || m === 'mfa');
 }
 
 /**

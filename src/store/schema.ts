@@ -120,6 +120,23 @@ export interface PasskeyRow {
   last_used_at: number | null;
 }
 
+export interface SsoIdentityRow {
+  provider: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  /** JSON array of the group names this provider gave the user at the last sign-in. */
+  synced_groups: string;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+export interface SsoSessionRow {
+  session_id: string;
+  provider: string;
+  id_token: string;
+}
+
 export interface Database {
   users: UserRow;
   groups: GroupRow;
@@ -134,4 +151,6 @@ export interface Database {
   totp_factors: TotpFactorRow;
   recovery_codes: RecoveryCodeRow;
   passkeys: PasskeyRow;
+  sso_identities: SsoIdentityRow;
+  sso_sessions: SsoSessionRow;
 }

@@ -9,6 +9,7 @@ import { InviteRepository } from './invites.js';
 import type { Database } from './schema.js';
 import { SessionRepository } from './sessions.js';
 import { SettingsRepository } from './settings.js';
+import { SsoRepository } from './sso.js';
 import { ThrottleRepository } from './throttle.js';
 import type { Clock } from './types.js';
 import { UserRepository } from './users.js';
@@ -27,6 +28,7 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly emailTokens: EmailTokenRepository;
   readonly factors: FactorRepository;
+  readonly sso: SsoRepository;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     settings: new SettingsRepository(db),
     emailTokens: new EmailTokenRepository(db),
     factors: new FactorRepository(db),
+    sso: new SsoRepository(db),
     close: () => db.destroy(),
   };
 }

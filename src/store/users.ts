@@ -80,6 +80,11 @@ export class UserRepository {
     await this.db.updateTable('users').set({ is_admin: isAdmin ? 1 : 0, updated_at: this.now() }).where('id', '=', id).execute();
   }
 
+  /** Name and email as an identity provider last asserted them. */
+  async setProfile(id: string, profile: { displayName: string | null; email: string | null }): Promise<void> {
+    await this.db.updateTable('users').set({ display_name: profile.displayName, email: profile.email, updated_at: this.now() }).where('id', '=', id).execute();
+  }
+
   async setGroups(id: string, groups: readonly string[]): Promise<void> {
     await this.db.transaction().execute((trx) => setGroups(trx, id, groups, this.now()));
   }

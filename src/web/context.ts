@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
+import type { SsoClient } from '../auth/sso/client.js';
 import type { MfaChallenge } from '../auth/totp.js';
 import type { SecondFactorGate } from '../pipeline/second-factor.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -24,6 +25,10 @@ export interface WebContext {
   mailer: Mailer;
   mfaChallenge: MfaChallenge;
   secondFactor: SecondFactorGate;
+  /** password.enabled: false turns off the password form, password reset and HTTP Basic. */
+  passwordsEnabled: boolean;
+  /** Single sign-on providers (null: none configured) and whether sign-out continues at the provider. */
+  sso: { client: SsoClient; logoutAtProvider: boolean } | null;
   signup: { mode: 'closed' | 'domain' | 'open'; allowedDomains: readonly string[]; autoApprove: boolean };
   /** Where links in emails point: server.public_url, else the address the gateway listens on. Never a request header. */
   linkBase(): string;

@@ -4,6 +4,7 @@ import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { verifyCredentials } from '../auth/sign-in.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, MfaChallenge, verifyTotp } from '../auth/totp.js';
+import type { Session } from '../auth/sessions.js';
 import type { User } from '../store/types.js';
 import { formField, wantsJson, type WebContext } from './context.js';
 import { renderMfaPage } from './flow-pages.js';
@@ -21,7 +22,12 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const identity = await ctx.identify(request);
     if (identity.kind === 'user') return reply.redirect(next, 303);
     const info = query.signed_out === '1' ? 'You have signed out.' : query.reset === '1' ? 'Your password was changed and every other sign-in ended. Sign in with the new password.' : undefined;
-    return sendPage(reply, 200, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, signup: ctx.signup.mode !== 'closed', ...(info ? { info } : {}) }));
+    const providers = ctx.sso?.client.providers ?? [];
+    // One provider and no passwords: nothing to choose, go straight there (not after a sign-out or a failure, which would loop).
+    if (!ctx.passwordsEnabled && providers.length === 1 && info === undefined && query.sso_error === undefined) {
+      return reply.header('cache-control', 'no-store').redirect(`${ctx.prefix}/sso/${providers[0]!.id}/start?next=${encodeURIComponent(next)}`, 303);
+    }
+    return sendPage(reply, 200, renderLoginPage(ctx.branding, { ...loginView(ctx, next), ...(info ? { info } : {}) }));
   });
 
   app.post(loginPath, async function signIn(request, reply) {
@@ -32,7 +38,9 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const refuse = (status: number, message: string) =>
       json
         ? reply.code(status).header('cache-control', 'no-store').send({ ok: false, error: status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials', message })
-        : sendPage(reply, status, renderLoginPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, username, error: message, signup: ctx.signup.mode !== 'closed' }));
+        : sendPage(reply, status, renderLoginPage(ctx.branding, { ...loginView(ctx, next), username, error: message }));
+
+    if (!ctx.passwordsEnabled) return refuse(403, 'Password sign-in is turned off here. Use one of the sign-in buttons.');
 
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
       return refuse(403, 'The sign-in form expired or came from another site. Please try again.');
@@ -54,8 +62,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       if (json) {
         return reply.code(401).header('cache-control', 'no-store').send({ ok: false, error: 'mfa_required', message: 'This account uses two-factor sign-in: finish on the sign-in page.', login_url: `${loginPath}?next=${encodeURIComponent(next)}` });
       }
-      reply.header('set-cookie', mfaCookie(ctx, ctx.mfaChallenge.issue(result.user.id), MfaChallenge.TTL_MS / 1000));
-      return reply.redirect(`${loginPath}/mfa?next=${encodeURIComponent(next)}`, 303);
+      return askForTotp(ctx, reply, result.user, 'password', next);
     }
     await startSession(ctx, request, reply, result.user, 'password');
     return json ? reply.header('cache-control', 'no-store').send({ ok: true, next }) : reply.redirect(next, 303);
@@ -70,8 +77,8 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
   app.post(`${loginPath}/mfa`, async function completeSecondStep(request, reply) {
     const body = request.body;
     const next = safeNextPath(formField(body, 'next'));
-    const userId = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
-    const user = userId ? await ctx.store.users.findById(userId) : null;
+    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
     if (!user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
     const again = (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, error }));
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
@@ -87,7 +94,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       return again(401, 'That code is not right, or was already used. Codes change every 30 seconds.');
     }
     reply.header('set-cookie', mfaCookie(ctx, '', 0));
-    await startSession(ctx, request, reply, user, outcome.method);
+    await startSession(ctx, request, reply, user, `${challenge!.firstFactor}+${outcome.method}`);
     return reply.redirect(next, 303);
   });
 
@@ -120,7 +127,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       }
       return again(401, 'That code is not right, or was already used. Codes change every 30 seconds.');
     }
-    await startSession(ctx, request, reply, identity.user, `${identity.session.authMethod.split('+')[0]}+${outcome.method.split('+')[1]}`);
+    await startSession(ctx, request, reply, identity.user, `${identity.session.authMethod.split('+')[0]}+${outcome.method}`);
     await ctx.store.audit.record({ action: 'login.step_up', actor: identity.user.username, ip: request.scope.clientIp });
     return reply.redirect(next, 303);
   });
@@ -140,9 +147,11 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       // A forged sign-out must not end the session; show the confirm button instead.
       return sendPage(reply, 403, renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.username }));
     }
+    // Read before the session ends: its row (and the ID token kept beside it) goes with it.
+    const atProvider = await providerLogoutUrl(ctx, identity.session);
     await ctx.sessions.invalidateSession(identity.session.id);
-    await ctx.store.audit.record({ action: 'logout', actor: identity.user.username, ip: request.scope.clientIp });
-    return reply.header('set-cookie', serializeClearedCookie(ctx.cookie)).redirect(`${loginPath}?signed_out=1`, 303);
+    await ctx.store.audit.record({ action: 'logout', actor: identity.user.username, ip: request.scope.clientIp, ...(atProvider ? { detail: { at_provider: atProvider.provider } } : {}) });
+    return reply.header('set-cookie', serializeClearedCookie(ctx.cookie)).redirect(atProvider?.url ?? `${loginPath}?signed_out=1`, 303);
   });
 }
 
@@ -150,16 +159,52 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
  * Issues a new session (never reusing the one the browser had: no fixation), ends the previous
  * one, sets the cookie and writes the audit entry.
  */
-export async function startSession(ctx: WebContext, request: FastifyRequest, reply: FastifyReply, user: User, authMethod: string): Promise<void> {
+export async function startSession(ctx: WebContext, request: FastifyRequest, reply: FastifyReply, user: User, authMethod: string): Promise<Session> {
   const previous = await ctx.identify(request);
   if (previous.kind === 'user') await ctx.sessions.invalidateSession(previous.session.id);
   const userAgent = request.headers['user-agent'] ?? null;
-  const { token } = await ctx.sessions.createSession(user, { ip: request.scope.clientIp, userAgent, authMethod });
+  const { token, session } = await ctx.sessions.createSession(user, { ip: request.scope.clientIp, userAgent, authMethod });
   reply.header('set-cookie', serializeSessionCookie(ctx.cookie, token, ctx.cookieMaxAgeSeconds));
   await ctx.store.audit.record({ action: 'login.success', actor: user.username, ip: request.scope.clientIp, detail: { method: authMethod } });
+  return session;
 }
 
 const MFA_COOKIE = 'dashgate_mfa';
+
+/**
+ * RP-initiated logout: where to continue after the session ends, when sso.logout_at_provider is
+ * on, the session came from a provider that has an end-session endpoint, and its ID token was
+ * kept. The provider sends the browser back to the sign-in page (a URL built from configuration).
+ */
+async function providerLogoutUrl(ctx: WebContext, session: Session): Promise<{ provider: string; url: string } | null> {
+  if (!ctx.sso?.logoutAtProvider || !session.authMethod.startsWith('sso:')) return null;
+  const kept = await ctx.store.sso.idTokenOf(session.id);
+  const provider = kept ? ctx.sso.client.provider(kept.provider) : undefined;
+  if (!kept || !provider) return null;
+  try {
+    const url = await ctx.sso.client.endSessionUrl(provider, kept.idToken, `${ctx.linkBase()}${ctx.prefix}/login?signed_out=1`);
+    return url ? { provider: provider.id, url } : null;
+  } catch (err) {
+    ctx.log.warn({ provider: provider.id, err: (err as Error).message }, 'provider logout unavailable; signed out here only');
+    return null;
+  }
+}
+
+function loginView(ctx: WebContext, next: string) {
+  return {
+    csrf: ctx.csrf.tokenForForm(),
+    next,
+    signup: ctx.passwordsEnabled && ctx.signup.mode !== 'closed',
+    passwords: ctx.passwordsEnabled,
+    providers: (ctx.sso?.client.providers ?? []).map((p) => ({ id: p.id, name: p.name })),
+  };
+}
+
+/** The first factor was right; the session waits for the TOTP code on /login/mfa. */
+export function askForTotp(ctx: WebContext, reply: FastifyReply, user: User, firstFactor: string, next: string): FastifyReply {
+  reply.header('set-cookie', mfaCookie(ctx, ctx.mfaChallenge.issue(user.id, firstFactor), MfaChallenge.TTL_MS / 1000));
+  return reply.redirect(`${ctx.prefix}/login/mfa?next=${encodeURIComponent(next)}`, 303);
+}
 
 /** One second-factor attempt (TOTP code or recovery code), throttled and audited per account. */
 async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, ip: string): Promise<{ ok: true; method: string } | { ok: false; retryAfterMs: number | null }> {
@@ -176,7 +221,7 @@ async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, i
     }
     await ctx.throttle.recordSuccess(`mfa:${user.username}`);
     if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
-    return { ok: true as const, method: recovery ? 'password+recovery' : 'password+totp' };
+    return { ok: true as const, method: recovery ? 'recovery' : 'totp' };
   });
 }
 

@@ -37,14 +37,27 @@ export function notice(kind: 'error' | 'info', message: string | undefined): Saf
     : html`<p class="notice notice-info" role="status">${message}</p>`;
 }
 
-export function renderLoginPage(branding: Branding, view: { csrf: string; next: string; username?: string; error?: string; info?: string; signup?: boolean }): string {
-  return renderLayout(
-    branding,
-    'Sign in',
-    html`<h1 id="page-title">Sign in</h1>
-<p class="lead">Sign in to continue to ${branding.appName}.</p>
-${notice('error', view.error)}${notice('info', view.info)}
-<form method="post" action="${branding.prefix}/login" class="form" novalidate>
+export interface LoginView {
+  csrf: string;
+  next: string;
+  username?: string;
+  error?: string;
+  info?: string;
+  signup?: boolean;
+  /** One "Sign in with …" button per provider, in configuration order. */
+  providers?: ReadonlyArray<{ id: string; name: string }>;
+  /** false: no password form (password.enabled: false). */
+  passwords?: boolean;
+}
+
+export function renderLoginPage(branding: Branding, view: LoginView): string {
+  const passwords = view.passwords !== false;
+  const providers = view.providers ?? [];
+  const buttons = providers.length
+    ? html`<ul class="sso-buttons">${providers.map((p) => html`<li><a class="button button-${passwords ? 'secondary' : 'primary'} button-block" href="${branding.prefix}/sso/${p.id}/start?next=${encodeURIComponent(view.next)}">Sign in with ${p.name}</a></li>`)}</ul>`
+    : html``;
+  const form = passwords
+    ? html`<form method="post" action="${branding.prefix}/login" class="form" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="next" value="${view.next}">
 <label for="username">Username</label>
@@ -53,8 +66,17 @@ ${notice('error', view.error)}${notice('info', view.info)}
 <input id="password" name="password" type="password" autocomplete="current-password" required${view.username ? html` autofocus` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
 </form>
+${providers.length ? html`<p class="divider"><span>or</span></p>` : html``}`
+    : html``;
+  return renderLayout(
+    branding,
+    'Sign in',
+    html`<h1 id="page-title">Sign in</h1>
+<p class="lead">Sign in to continue to ${branding.appName}.</p>
+${notice('error', view.error)}${notice('info', view.info)}
+${form}${buttons}
 ${passkeyLoginBlock(branding, view.csrf, view.next)}
-<p class="secondary"><a href="${branding.prefix}/forgot">Forgot your password?</a>${view.signup ? html` · <a href="${branding.prefix}/signup">Create an account</a>` : html``}</p>`,
+${passwords ? html`<p class="secondary"><a href="${branding.prefix}/forgot">Forgot your password?</a>${view.signup ? html` · <a href="${branding.prefix}/signup">Create an account</a>` : html``}</p>` : html``}`,
   );
 }
 

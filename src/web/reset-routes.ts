@@ -25,6 +25,9 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
       action: { href: forgotPath, label: 'Ask for a new link' },
     });
 
+  // Without passwords there is nothing to reset: the routes answer 404 like any unknown page.
+  if (!ctx.passwordsEnabled) return;
+
   app.get(forgotPath, async function showForgot(_request, reply) {
     return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm() }));
   });

@@ -1,0 +1,104 @@
+import { groupNameProblem } from '../../store/groups.js';
+import type { Store } from '../../store/store.js';
+import type { Clock, User } from '../../store/types.js';
+import { canonicalUsername, usernameProblem } from '../usernames.js';
+import type { SsoProfile } from './client.js';
+import type { SsoProvider } from './presets.js';
+
+export type AccountOutcome =
+  | { ok: true; user: User; created: boolean; linked: boolean }
+  | { ok: false; reason: 'domain_not_allowed' | 'group_not_allowed' | 'no_account' | 'account_inactive' | 'username_taken' | 'email_taken' | 'no_username'; message: string };
+
+/** The Dashgate groups a provider's groups become: through groups_map, or as they are when valid names. */
+export function mapGroups(provider: SsoProvider, groups: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const group of groups) {
+    if (provider.groupsMap) for (const mapped of provider.groupsMap.get(group) ?? []) out.add(mapped);
+    else if (groupNameProblem(group) === null) out.add(group);
+  }
+  return [...out].sort();
+}
+
+function emailDomain(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/**
+ * Turns a verified provider profile into a Dashgate account, or says why not. In order: the
+ * allowlists (checked at every sign-in, so someone removed from the domain or group is out at
+ * their next sign-in); the account linked to this provider + subject; else, only when the
+ * provider vouches for the email and the admin turned on link_existing, the local account with
+ * that email; else a new account when auto_create is on. Then name, email and the groups this
+ * provider manages are brought up to date; groups granted in Dashgate stay.
+ */
+export async function resolveAccount(deps: { store: Store; now: Clock }, provider: SsoProvider, profile: SsoProfile): Promise<AccountOutcome> {
+  const { store } = deps;
+  const verifiedEmail = profile.email !== null && profile.emailVerified ? profile.email.toLowerCase() : null;
+  if (provider.allowedDomains.length > 0 && (verifiedEmail === null || !provider.allowedDomains.includes(emailDomain(verifiedEmail)))) {
+    return { ok: false, reason: 'domain_not_allowed', message: `${provider.name} accounts from ${verifiedEmail ? emailDomain(verifiedEmail) : 'an unverified or missing email address'} may not sign in here.` };
+  }
+  const providerGroups = profile.groups ?? [];
+  if (provider.allowedGroups.length > 0 && !providerGroups.some((g) => provider.allowedGroups.includes(g))) {
+    return { ok: false, reason: 'group_not_allowed', message: `Your ${provider.name} account is not in a group that may sign in here.` };
+  }
+  const managedGroups = mapGroups(provider, providerGroups);
+
+  let created = false;
+  let linked = false;
+  let user: User | null = null;
+  const identity = await store.sso.find(provider.id, profile.subject);
+  if (identity) {
+    user = await store.users.findById(identity.userId);
+  } else {
+    if (provider.linkExisting && verifiedEmail) {
+      user = await store.users.findByEmail(verifiedEmail);
+      if (user) linked = true;
+    }
+    if (!user) {
+      if (!provider.autoCreate) return { ok: false, reason: 'no_account', message: `There is no account here for your ${provider.name} sign-in. Ask an administrator for an invitation.` };
+      const raw = profile.username ?? verifiedEmail;
+      if (raw === null || usernameProblem(raw) !== null) {
+        return { ok: false, reason: 'no_username', message: `${provider.name} did not give a name that can be used as a username${raw ? ` ("${raw}")` : ''}.` };
+      }
+      const username = canonicalUsername(raw);
+      if (await store.users.findByUsername(username)) {
+        return { ok: false, reason: 'username_taken', message: `An account named "${username}" already exists here. An administrator can link it to ${provider.name}.` };
+      }
+      if (verifiedEmail && (await store.users.findByEmail(verifiedEmail))) {
+        return { ok: false, reason: 'email_taken', message: `An account with the email ${verifiedEmail} already exists here. An administrator can link it to ${provider.name}.` };
+      }
+      try {
+        user = await store.users.create({ username, displayName: profile.name, email: verifiedEmail, groups: provider.syncsGroups ? managedGroups : [] });
+      } catch {
+        // Another sign-in created the name or email a moment ago.
+        return { ok: false, reason: 'username_taken', message: `An account named "${username}" already exists here. An administrator can link it to ${provider.name}.` };
+      }
+      created = true;
+    }
+    if (!(await store.sso.link({ provider: provider.id, subject: profile.subject, userId: user.id, email: verifiedEmail }, deps.now()))) {
+      // The same subject was linked by a simultaneous first sign-in: use that link.
+      const winner = await store.sso.find(provider.id, profile.subject);
+      user = winner ? await store.users.findById(winner.userId) : null;
+    }
+  }
+  if (!user || user.status !== 'active') {
+    return { ok: false, reason: 'account_inactive', message: user?.status === 'pending' ? 'Your account is waiting for an administrator to approve it.' : 'Your account here is disabled. Ask an administrator.' };
+  }
+
+  // Keep name, email and provider-managed groups current.
+  const displayName = profile.name ?? user.displayName;
+  const email = verifiedEmail ?? user.email;
+  if (displayName !== user.displayName || email !== user.email) {
+    const owner = email ? await store.users.findByEmail(email) : null;
+    await store.users.setProfile(user.id, { displayName, email: owner && owner.id !== user.id ? user.email : email });
+  }
+  if (provider.syncsGroups) {
+    const previous = new Set(identity?.syncedGroups ?? (created ? managedGroups : []));
+    const next = [...user.groups.filter((g) => !previous.has(g)), ...managedGroups];
+    if ([...new Set(next)].sort().join('\n') !== [...user.groups].sort().join('\n')) await store.users.setGroups(user.id, next);
+  }
+  await store.sso.recordLogin(provider.id, profile.subject, { email: verifiedEmail, syncedGroups: provider.syncsGroups ? managedGroups : [] }, deps.now());
+  const fresh = await store.users.findById(user.id);
+  if (!fresh) return { ok: false, reason: 'account_inactive', message: 'Your account here was removed. Ask an administrator.' };
+  return { ok: true, user: fresh, created, linked };
+}

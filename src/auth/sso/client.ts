@@ -1,0 +1,254 @@
+import * as oidc from 'openid-client';
+import type { FlowState } from './flow-seal.js';
+import type { SsoProvider } from './presets.js';
+
+/** Who the provider says signed in, in the provider's own terms (before any mapping). */
+export interface SsoProfile {
+  subject: string;
+  username: string | null;
+  email: string | null;
+  /** The provider vouches for the address (email_verified, or a verified GitHub primary address). */
+  emailVerified: boolean;
+  name: string | null;
+  /** Provider groups; null when the provider said nothing about groups. */
+  groups: string[] | null;
+  /** The raw ID token, kept for RP-initiated logout (OIDC only). */
+  idToken: string | null;
+  /** The provider says it used more than one factor (amr contains "mfa", RFC 8176). */
+  multiFactor: boolean;
+}
+
+/** A sign-in that must not go on; `message` is safe to show (it holds no token or secret). */
+export class SsoError extends Error {
+  constructor(
+    readonly reason: 'provider_refused' | 'exchange_failed' | 'verification_failed' | 'provider_unavailable' | 'incomplete_profile',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const GITHUB_API_VERSION = '2022-11-28';
+
+function isLoopback(url: string): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(url).hostname);
+}
+
+/**
+ * The provider side of single sign-on, on openid-client: authorization code flow with PKCE (S256),
+ * `state` and `nonce`; the ID token is checked (signature against the provider's JWKS, issuer,
+ * audience, expiry, nonce) before anything is read from it. GitHub is plain OAuth 2: the same
+ * flow without an ID token, then its REST API says who the user is. Discovery happens at the
+ * first sign-in and is retried after a failure, so a provider that is down at start-up does not
+ * keep the gateway from starting.
+ */
+export class SsoClient {
+  private readonly configurations = new Map<string, Promise<oidc.Configuration>>();
+
+  constructor(
+    readonly providers: readonly SsoProvider[],
+    private readonly options: { redirectUri(provider: SsoProvider): string; timeoutSeconds?: number },
+  ) {}
+
+  provider(id: string): SsoProvider | undefined {
+    return this.providers.find((p) => p.id === id);
+  }
+
+  /** The address to send the browser to, and what to remember until it comes back. */
+  async begin(provider: SsoProvider, next: string): Promise<{ url: string; flow: FlowState }> {
+    const config = await this.configuration(provider);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const flow: FlowState = { provider: provider.id, state: oidc.randomState(), nonce: oidc.randomNonce(), verifier, next };
+    const parameters: Record<string, string> = {
+      redirect_uri: this.options.redirectUri(provider),
+      scope: provider.scopes.join(' '),
+      state: flow.state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    };
+    if (provider.kind === 'oidc') parameters.nonce = flow.nonce;
+    return { url: oidc.buildAuthorizationUrl(config, parameters).href, flow };
+  }
+
+  /** Checks the provider's answer (the callback's query string) against the flow and returns the profile. */
+  async finish(provider: SsoProvider, callbackQuery: string, flow: FlowState): Promise<SsoProfile> {
+    const config = await this.configuration(provider);
+    // The URL the provider redirected to, rebuilt from configuration: never from Host or X-Forwarded-*.
+    const current = new URL(this.options.redirectUri(provider));
+    current.search = callbackQuery;
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, current, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: flow.state,
+        ...(provider.kind === 'oidc' ? { expectedNonce: flow.nonce, idTokenExpected: true } : {}),
+      });
+    } catch (err) {
+      throw describeFailure(provider, err);
+    }
+    return provider.kind === 'github' ? this.githubProfile(provider, tokens.access_token) : this.oidcProfile(provider, config, tokens);
+  }
+
+  /** RP-initiated logout: where to send the browser, or null when the provider has no end-session endpoint. */
+  async endSessionUrl(provider: SsoProvider, idToken: string, postLogoutRedirectUri: string): Promise<string | null> {
+    if (provider.kind !== 'oidc') return null;
+    const config = await this.configuration(provider);
+    if (!config.serverMetadata().end_session_endpoint) return null;
+    return oidc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogoutRedirectUri, client_id: provider.clientId }).href;
+  }
+
+  private configuration(provider: SsoProvider): Promise<oidc.Configuration> {
+    let pending = this.configurations.get(provider.id);
+    if (!pending) {
+      pending = this.discover(provider);
+      this.configurations.set(provider.id, pending);
+      pending.catch(() => this.configurations.delete(provider.id));
+    }
+    return pending;
+  }
+
+  private async discover(provider: SsoProvider): Promise<oidc.Configuration> {
+    const insecure = provider.issuer.startsWith('http:') && isLoopback(provider.issuer);
+    const auth = provider.clientSecret ? oidc.ClientSecretBasic(provider.clientSecret) : oidc.None();
+    const metadata = provider.clientSecret ?? undefined;
+    try {
+      let config: oidc.Configuration;
+      if (provider.kind === 'github') {
+        config = new oidc.Configuration(
+          { issuer: provider.issuer, authorization_endpoint: `${provider.issuer}/login/oauth/authorize`, token_endpoint: `${provider.issuer}/login/oauth/access_token` },
+          provider.clientId,
+          metadata,
+          // GitHub reads the client credentials from the form body.
+          oidc.ClientSecretPost(provider.clientSecret ?? ''),
+        );
+        if (insecure) oidc.allowInsecureRequests(config);
+      } else {
+        config = await oidc.discovery(new URL(provider.issuer), provider.clientId, metadata, auth, {
+          timeout: this.options.timeoutSeconds ?? 10,
+          ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+        });
+      }
+      return config;
+    } catch (err) {
+      throw new SsoError('provider_unavailable', `${provider.name} could not be reached to start the sign-in (${(err as Error).message}). Try again in a moment.`);
+    }
+  }
+
+  private async oidcProfile(provider: SsoProvider, config: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): Promise<SsoProfile> {
+    const idClaims = tokens.claims();
+    if (!idClaims || !tokens.id_token) throw new SsoError('verification_failed', `${provider.name} sent no ID token.`);
+    let claims: Record<string, unknown> = { ...idClaims };
+    // The user-info endpoint often has what the ID token leaves out (groups at Okta, names at Entra).
+    if (config.serverMetadata().userinfo_endpoint) {
+      try {
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+        claims = { ...info, ...idClaims };
+      } catch (err) {
+        if (err instanceof oidc.ResponseBodyError || (err as { code?: string }).code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') throw describeFailure(provider, err);
+        // A missing or failing user-info endpoint leaves the ID token's claims, which were verified.
+      }
+    }
+    const email = stringClaim(claims, provider.claims.email);
+    const groupsValue = provider.claims.groups ? claimValue(claims, provider.claims.groups) : undefined;
+    const amr = Array.isArray(idClaims.amr) ? idClaims.amr : [];
+    return {
+      subject: idClaims.sub,
+      username: firstString(claims, provider.claims.username),
+      email,
+      emailVerified: email !== null && (claims.email_verified === true || claims.email_verified === 'true' || provider.trustEmail),
+      name: stringClaim(claims, provider.claims.name),
+      groups: provider.claims.groups === null ? null : toGroupList(groupsValue),
+      idToken: tokens.id_token,
+      multiFactor: amr.includes('mfa'),
+    };
+  }
+
+  private async githubProfile(provider: SsoProvider, accessToken: string): Promise<SsoProfile> {
+    const api = async (path: string): Promise<{ status: number; body: unknown }> => {
+      const response = await fetch(`${provider.apiUrl}${path}`, {
+        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.github+json', 'x-github-api-version': GITHUB_API_VERSION, 'user-agent': 'Dashgate' },
+        signal: AbortSignal.timeout((this.options.timeoutSeconds ?? 10) * 1000),
+      });
+      return { status: response.status, body: await response.json().catch(() => null) };
+    };
+    const user = await api('/user');
+    const profile = user.body as { id?: unknown; login?: unknown; name?: unknown } | null;
+    if (user.status !== 200 || typeof profile?.id !== 'number' || typeof profile.login !== 'string') {
+      throw new SsoError('incomplete_profile', `GitHub did not say who signed in (HTTP ${user.status} from /user).`);
+    }
+    // The profile's public email may be unverified or absent: only the verified primary address counts.
+    const emails = await api('/user/emails');
+    const primary = Array.isArray(emails.body) ? (emails.body as Array<{ email?: unknown; primary?: unknown; verified?: unknown }>).find((e) => e.primary === true && e.verified === true && typeof e.email === 'string') : undefined;
+    let groups: string[] = [];
+    if (provider.scopes.includes('read:org')) {
+      const orgs = await api('/user/orgs?per_page=100');
+      const teams = await api('/user/teams?per_page=100');
+      const orgLogins = Array.isArray(orgs.body) ? (orgs.body as Array<{ login?: unknown }>).flatMap((o) => (typeof o.login === 'string' ? [o.login.toLowerCase()] : [])) : [];
+      const teamSlugs = Array.isArray(teams.body)
+        ? (teams.body as Array<{ slug?: unknown; organization?: { login?: unknown } }>).flatMap((t) => (typeof t.slug === 'string' && typeof t.organization?.login === 'string' ? [`${t.organization.login.toLowerCase()}/${t.slug}`] : []))
+        : [];
+      groups = [...new Set([...orgLogins, ...teamSlugs])];
+    }
+    return {
+      subject: String(profile.id),
+      username: profile.login,
+      email: primary ? String(primary.email) : null,
+      emailVerified: primary !== undefined,
+      name: typeof profile.name === 'string' && profile.name ? profile.name : null,
+      groups,
+      idToken: null,
+      multiFactor: false,
+    };
+  }
+}
+
+/** A claim by name; a dotted name that is not itself a claim walks into objects (`realm_access.roles`). */
+function claimValue(claims: Record<string, unknown>, name: string): unknown {
+  if (name in claims) return claims[name];
+  let value: unknown = claims;
+  for (const part of name.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+function stringClaim(claims: Record<string, unknown>, name: string): string | null {
+  const value = claimValue(claims, name);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+function firstString(claims: Record<string, unknown>, names: readonly string[]): string | null {
+  for (const name of names) {
+    const value = stringClaim(claims, name);
+    if (value !== null) return value;
+  }
+  return null;
+}
+
+/** Groups arrive as an array of strings, or one string; anything else is no groups. */
+function toGroupList(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}
+
+function describeFailure(provider: SsoProvider, err: unknown): SsoError {
+  if (err instanceof SsoError) return err;
+  if (err instanceof oidc.AuthorizationResponseError) {
+    const description = err.error_description ? `: ${err.error_description}` : '';
+    return new SsoError('provider_refused', `${provider.name} did not sign you in (${err.error}${description}).`);
+  }
+  if (err instanceof oidc.ResponseBodyError) {
+    if (err.error === 'invalid_grant') return new SsoError('exchange_failed', `${provider.name} refused the sign-in code: it was already used or has expired. Start again.`);
+    return new SsoError('exchange_failed', `${provider.name} refused to complete the sign-in (${err.error}).`);
+  }
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message ?? String(err);
+  if (code.startsWith('OAUTH_')) {
+    if (/"state"|state/.test(message) && code !== 'OAUTH_JWT_CLAIM_COMPARISON_FAILED') return new SsoError('verification_failed', `The answer does not belong to the sign-in started here (${message}).`);
+    return new SsoError('verification_failed', `The answer from ${provider.name} did not pass verification: ${message}.`);
+  }
+  if (code === 'ERR_INVALID_ARG_VALUE' || err instanceof TypeError) return new SsoError('provider_unavailable', `${provider.name} could not be reached to finish the sign-in (${message}).`);
+  return new SsoError('verification_failed', `The answer from ${provider.name} did not pass verification: ${message}.`);
+}
