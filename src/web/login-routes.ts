@@ -35,12 +35,12 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const next = safeNextPath(formField(body, 'next'));
     const username = formField(body, 'username');
     const json = wantsJson(request);
-    const refuse = (status: number, message: string) =>
+    const refuse = (status: number, message: string, error = status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials') =>
       json
-        ? reply.code(status).header('cache-control', 'no-store').send({ ok: false, error: status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials', message })
+        ? reply.code(status).header('cache-control', 'no-store').send({ ok: false, error, message })
         : sendPage(reply, status, renderLoginPage(ctx.branding, { ...loginView(ctx, next), username, error: message }));
 
-    if (!ctx.passwordsEnabled) return refuse(403, 'Password sign-in is turned off here. Use one of the sign-in buttons.');
+    if (!ctx.passwordsEnabled) return refuse(403, 'Password sign-in is turned off here. Use one of the sign-in buttons.', 'passwords_disabled');
 
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
       return refuse(403, 'The sign-in form expired or came from another site. Please try again.');

@@ -61,12 +61,12 @@ export interface TestGateway {
 }
 
 /** A gateway on a temporary SQLite store, listening on a free port, in front of `upstream`. */
-export async function startGateway(upstream: string, overrides: ConfigInput = {}, options: { now?: Clock } = {}): Promise<TestGateway> {
+export async function startGateway(upstream: string, overrides: ConfigInput = {}, options: { now?: Clock; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dashgate-test-'));
   const config = parseConfig({ ...overrides, upstream, data_dir: dataDir, log: { level: 'silent', format: 'json' } });
   const store = await openStore({ dataDir, ...(options.now ? { now: options.now } : {}) });
-  const gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}) });
-  await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  const gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}), ...(options.env ? { env: options.env } : {}) });
+  await gateway.app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
   return {
     gateway,
@@ -78,6 +78,15 @@ export async function startGateway(upstream: string, overrides: ConfigInput = {}
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A port that was free a moment ago, for a server whose address must be known before it starts (an OAuth redirect URI). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 /** Creates an active user with a password directly in the store. */

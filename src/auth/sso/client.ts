@@ -127,6 +127,10 @@ export class SsoClient {
           timeout: this.options.timeoutSeconds ?? 10,
           ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
         });
+        // The ID token's signature is checked against the provider's keys even though it came
+        // straight from the token endpoint: TLS alone is not relied on (a token signed by another
+        // key is refused).
+        oidc.enableNonRepudiationChecks(config);
       }
       return config;
     } catch (err) {
@@ -244,7 +248,9 @@ function describeFailure(provider: SsoProvider, err: unknown): SsoError {
     return new SsoError('exchange_failed', `${provider.name} refused to complete the sign-in (${err.error}).`);
   }
   const code = (err as { code?: string }).code ?? '';
-  const message = (err as Error).message ?? String(err);
+  // openid-client's own message is generic ("unexpected JWT claim value encountered"); its cause says which claim.
+  const cause = (err as { cause?: unknown }).cause;
+  const message = cause instanceof Error && cause.message ? cause.message : ((err as Error).message ?? String(err));
   if (code.startsWith('OAUTH_')) {
     if (/"state"|state/.test(message) && code !== 'OAUTH_JWT_CLAIM_COMPARISON_FAILED') return new SsoError('verification_failed', `The answer does not belong to the sign-in started here (${message}).`);
     return new SsoError('verification_failed', `The answer from ${provider.name} did not pass verification: ${message}.`);
