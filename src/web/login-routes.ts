@@ -9,6 +9,7 @@ import type { User } from '../store/types.js';
 import { formField, wantsJson, type WebContext } from './context.js';
 import { renderMfaPage } from './flow-pages.js';
 import { renderLoginPage, renderLogoutPage } from './pages.js';
+import { pageCsp } from './security-headers.js';
 
 const GENERIC_FAILURE = 'The username or password is not correct.';
 
@@ -135,6 +136,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
   app.get(`${ctx.prefix}/logout`, async function showLogoutPage(request, reply) {
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return reply.redirect(loginPath, 303);
+    await allowLogoutAtProvider(ctx, reply);
     return sendPage(reply, 200, renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.displayName ?? identity.user.username }));
   });
 
@@ -145,6 +147,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     }
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) {
       // A forged sign-out must not end the session; show the confirm button instead.
+      await allowLogoutAtProvider(ctx, reply);
       return sendPage(reply, 403, renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.username }));
     }
     // Read before the session ends: its row (and the ID token kept beside it) goes with it.
@@ -170,6 +173,11 @@ export async function startSession(ctx: WebContext, request: FastifyRequest, rep
 }
 
 const MFA_COOKIE = 'dashgate_mfa';
+
+/** The sign-out form's answer may redirect to the provider: its CSP must allow that form target. */
+async function allowLogoutAtProvider(ctx: WebContext, reply: FastifyReply): Promise<void> {
+  if (ctx.sso?.logoutAtProvider) reply.header('content-security-policy', pageCsp(await ctx.sso.client.logoutOrigins()));
+}
 
 /**
  * RP-initiated logout: where to continue after the session ends, when sso.logout_at_provider is

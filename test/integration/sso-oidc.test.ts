@@ -261,7 +261,10 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
 
   it('sign-out continues at the provider (RP-initiated logout) with the ID token and comes back to the sign-in page', async () => {
     const flow = await ssoSignIn(op, 'corp', 'ana');
-    const logoutPage = await (await fetch(`${gw.url}/_dashgate/logout`, { headers: { cookie: flow.session! } })).text();
+    const shown = await fetch(`${gw.url}/_dashgate/logout`, { headers: { cookie: flow.session! } });
+    // Regression: browsers apply form-action to the redirect after the post; with only 'self' Chromium blocked the way to the provider.
+    assert.match(shown.headers.get('content-security-policy') ?? '', new RegExp(`form-action 'self' ${op.issuer.replace(/[.]/g, '\\.')}[ ;]`));
+    const logoutPage = await shown.text();
     const res = await fetch(`${gw.url}/_dashgate/logout`, {
       method: 'POST',
       redirect: 'manual',

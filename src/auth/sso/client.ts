@@ -59,9 +59,12 @@ export class SsoClient {
     const config = await this.configuration(provider);
     const verifier = oidc.randomPKCECodeVerifier();
     const flow: FlowState = { provider: provider.id, state: oidc.randomState(), nonce: oidc.randomNonce(), verifier, next };
+    const scopes = [...provider.scopes];
+    // Keycloak, Okta and others release groups only for a "groups" scope: ask for it where the provider offers one.
+    if (provider.kind === 'oidc' && provider.defaultScopes && provider.claims.groups !== null && !scopes.includes('groups') && config.serverMetadata().scopes_supported?.includes('groups')) scopes.push('groups');
     const parameters: Record<string, string> = {
       redirect_uri: this.options.redirectUri(provider),
-      scope: provider.scopes.join(' '),
+      scope: scopes.join(' '),
       state: flow.state,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
@@ -87,6 +90,19 @@ export class SsoClient {
       throw describeFailure(provider, err);
     }
     return provider.kind === 'github' ? this.githubProfile(provider, tokens.access_token) : this.oidcProfile(provider, config, tokens);
+  }
+
+  /** Origins a sign-out may continue to: each OpenID provider's issuer, and its end-session endpoint once discovered. */
+  async logoutOrigins(): Promise<string[]> {
+    const origins = new Set<string>();
+    for (const provider of this.providers) {
+      if (provider.kind !== 'oidc') continue;
+      origins.add(new URL(provider.issuer).origin);
+      const config = await this.configurations.get(provider.id)?.catch(() => null);
+      const endpoint = config?.serverMetadata().end_session_endpoint;
+      if (endpoint) origins.add(new URL(endpoint).origin);
+    }
+    return [...origins];
   }
 
   /** RP-initiated logout: where to send the browser, or null when the provider has no end-session endpoint. */

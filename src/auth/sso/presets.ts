@@ -13,6 +13,8 @@ export interface SsoProvider {
   clientId: string;
   clientSecret: string | null;
   scopes: string[];
+  /** The scopes came from the preset, so a "groups" scope the provider advertises may be added. */
+  defaultScopes: boolean;
   claims: { username: string[]; email: string; name: string; groups: string | null };
   allowedDomains: readonly string[];
   allowedGroups: readonly string[];
@@ -76,6 +78,7 @@ export function resolveProviders(config: Config, env: NodeJS.ProcessEnv = proces
       clientId: p.client_id,
       clientSecret,
       scopes: p.scopes ?? preset.scopes,
+      defaultScopes: p.scopes === undefined,
       claims: { username: p.claims.username ? [p.claims.username] : preset.username, email: p.claims.email ?? 'email', name: p.claims.name ?? 'name', groups: groupsClaim },
       allowedDomains: p.allowed_domains,
       allowedGroups: p.allowed_groups,
