@@ -116,12 +116,18 @@ export function renderVerifyPage(branding: Branding, view: { csrf: string; token
 }
 
 /** The second step of signing in: a code from the authenticator app, or a recovery code. */
-export function renderMfaPage(branding: Branding, view: { csrf: string; next: string; error?: string; stepUp?: boolean; totp?: boolean; passkeys?: boolean; formCsrf?: string }): string {
+export function renderMfaPage(branding: Branding, view: { csrf: string; next: string; error?: string; stepUp?: boolean; totp?: boolean; passkeys?: boolean; formCsrf?: string; secondStep?: boolean }): string {
   const totp = view.totp !== false;
+  // After the first step the passkey must be this user's (/login/mfa/passkey); at step-up any of the user's passkeys signs in again.
+  const passkeyBlock = view.secondStep && view.passkeys
+    ? passkeyLoginBlock(branding, view.csrf, view.next, { endpoint: '/login/mfa/passkey', label: 'Use your passkey', divider: totp })
+    : view.passkeys && view.formCsrf
+      ? passkeyLoginBlock(branding, view.formCsrf, view.next)
+      : html``;
   return renderLayout(
     branding,
     'Two-factor sign-in',
-    html`<h1 id="page-title">Enter your code</h1>
+    html`<h1 id="page-title">${totp ? 'Enter your code' : 'Confirm with your passkey'}</h1>
 <p class="lead">${view.stepUp ? 'This part of the app asks for your second factor. ' : ''}${totp ? `Open your authenticator app and enter the 6-digit code for ${branding.appName}. Lost your phone? Enter one of your recovery codes instead.` : 'Confirm with your passkey.'}</p>
 ${notice('error', view.error)}
 ${totp ? html`<form method="post" action="${branding.prefix}${view.stepUp ? '/stepup' : '/login/mfa'}" class="form" novalidate>
@@ -131,7 +137,7 @@ ${totp ? html`<form method="post" action="${branding.prefix}${view.stepUp ? '/st
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required autofocus${view.error ? html` aria-describedby="form-error"` : html``}>
 <button type="submit" class="button button-primary">Sign in</button>
 </form>` : html``}
-${view.passkeys && view.formCsrf ? passkeyLoginBlock(branding, view.formCsrf, view.next) : html``}
+${passkeyBlock}
 ${view.stepUp ? html`` : html`<p class="secondary"><a href="${branding.prefix}/login">Start again</a></p>`}`,
   );
 }

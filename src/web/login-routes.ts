@@ -58,12 +58,12 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       }
       return refuse(401, GENERIC_FAILURE);
     }
-    if ((await ctx.store.factors.totp(result.user.id))?.confirmedAt != null) {
+    if (await hasSecondFactor(ctx, result.user.id)) {
       // The password was right; the session waits for the second factor.
       if (json) {
         return reply.code(401).header('cache-control', 'no-store').send({ ok: false, error: 'mfa_required', message: 'This account uses two-factor sign-in: finish on the sign-in page.', login_url: `${loginPath}?next=${encodeURIComponent(next)}` });
       }
-      return askForTotp(ctx, reply, result.user, 'password', next);
+      return askForSecondFactor(ctx, reply, result.user, 'password', next);
     }
     await startSession(ctx, request, reply, result.user, 'password');
     return json ? reply.header('cache-control', 'no-store').send({ ok: true, next }) : reply.redirect(next, 303);
@@ -71,8 +71,9 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
 
   app.get(`${loginPath}/mfa`, async function showMfa(request, reply) {
     const next = safeNextPath((request.query as Record<string, unknown>).next);
-    if (!ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE))) return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
-    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next }));
+    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    if (!challenge) return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
+    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, ...(await factorsOf(ctx, challenge.userId)), secondStep: true }));
   });
 
   app.post(`${loginPath}/mfa`, async function completeSecondStep(request, reply) {
@@ -81,7 +82,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
     if (!user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
-    const again = (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, error }));
+    const again = async (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, error, ...(await factorsOf(ctx, user.id)), secondStep: true }));
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
@@ -172,7 +173,7 @@ export async function startSession(ctx: WebContext, request: FastifyRequest, rep
   return session;
 }
 
-const MFA_COOKIE = 'dashgate_mfa';
+export const MFA_COOKIE = 'dashgate_mfa';
 
 /** The sign-out form's answer may redirect to the provider: its CSP must allow that form target. */
 async function allowLogoutAtProvider(ctx: WebContext, reply: FastifyReply): Promise<void> {
@@ -208,8 +209,18 @@ function loginView(ctx: WebContext, next: string) {
   };
 }
 
-/** The first factor was right; the session waits for the TOTP code on /login/mfa. */
-export function askForTotp(ctx: WebContext, reply: FastifyReply, user: User, firstFactor: string, next: string): FastifyReply {
+/** Whether sign-in asks this user for a second step: an authenticator app or a passkey. */
+export async function hasSecondFactor(ctx: WebContext, userId: string): Promise<boolean> {
+  const { totp, passkeys } = await factorsOf(ctx, userId);
+  return totp || passkeys;
+}
+
+async function factorsOf(ctx: WebContext, userId: string): Promise<{ totp: boolean; passkeys: boolean }> {
+  return { totp: (await ctx.store.factors.totp(userId))?.confirmedAt != null, passkeys: (await ctx.store.factors.passkeysOf(userId)).length > 0 };
+}
+
+/** The first factor was right; the session waits for the second (code or passkey) on /login/mfa. */
+export function askForSecondFactor(ctx: WebContext, reply: FastifyReply, user: User, firstFactor: string, next: string): FastifyReply {
   reply.header('set-cookie', mfaCookie(ctx, ctx.mfaChallenge.issue(user.id, firstFactor), MfaChallenge.TTL_MS / 1000));
   return reply.redirect(`${ctx.prefix}/login/mfa?next=${encodeURIComponent(next)}`, 303);
 }
@@ -234,7 +245,7 @@ async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, i
 }
 
 /** The challenge cookie lives only under /login, so the app never receives it. */
-function mfaCookie(ctx: WebContext, value: string, maxAgeSeconds: number): string {
+export function mfaCookie(ctx: WebContext, value: string, maxAgeSeconds: number): string {
   return [`${MFA_COOKIE}=${value}`, `Path=${ctx.prefix}/login`, 'HttpOnly', 'SameSite=Lax', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${Math.floor(maxAgeSeconds)}`].join('; ');
 }
 

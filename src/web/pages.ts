@@ -128,11 +128,11 @@ ${view.action ? html`<p><a class="button button-primary" href="${view.action.hre
   );
 }
 
-/** "Sign in with a passkey": hidden until passkeys.js finds a browser that can. */
-export function passkeyLoginBlock(branding: Branding, csrf: string, next: string): SafeHtml {
-  return html`<div class="passkey-login" data-passkey-login data-csrf="${csrf}" data-next="${next}" hidden>
-<p class="divider"><span>or</span></p>
-<button type="button" class="button button-secondary button-block">Sign in with a passkey</button>
+/** "Sign in with a passkey": hidden until passkeys.js finds a browser that can. `endpoint`: where the ceremony posts (the second step uses its own). */
+export function passkeyLoginBlock(branding: Branding, csrf: string, next: string, options: { endpoint?: string; label?: string; divider?: boolean } = {}): SafeHtml {
+  return html`<div class="passkey-login" data-passkey-login data-csrf="${csrf}" data-next="${next}" data-endpoint="${options.endpoint ?? '/login/passkey'}" hidden>
+${options.divider === false ? html`` : html`<p class="divider"><span>or</span></p>`}
+<button type="button" class="button button-secondary button-block">${options.label ?? 'Sign in with a passkey'}</button>
 <p class="notice notice-error" role="alert" data-passkey-error hidden></p>
 </div>
 <script src="${branding.prefix}/static/passkeys.js" data-prefix="${branding.prefix}" defer></script>`;

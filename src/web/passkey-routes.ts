@@ -6,7 +6,7 @@ import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { CeremonySeal } from '../auth/passkeys.js';
 import { formField, type WebContext } from './context.js';
-import { startSession } from './login-routes.js';
+import { MFA_COOKIE, mfaCookie, startSession } from './login-routes.js';
 
 const COOKIE = 'dashgate_webauthn';
 
@@ -138,5 +138,60 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     reply.header('set-cookie', sealCookie('', 0));
     await startSession(ctx, request, reply, user, 'passkey');
     return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
+  });
+
+  // ---- second step after a password or SSO sign-in (the challenged user's own passkeys) -----
+
+  app.post(`${base}/login/mfa/passkey/options`, async function secondStepOptions(request, reply) {
+    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    if (!challenge) return fail(reply, 401, 'The sign-in expired. Start again.');
+    const passkeys = await ctx.store.factors.passkeysOf(challenge.userId);
+    const options = await generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports as never })) });
+    reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, challenge.userId), CeremonySeal.TTL_MS / 1000));
+    return reply.header('cache-control', 'no-store').send(options);
+  });
+
+  app.post(`${base}/login/mfa/passkey`, async function secondStepWithPasskey(request, reply) {
+    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
+    if (!challenge || !user || user.status !== 'active') return fail(reply, 401, 'The sign-in expired. Start again.');
+    const ip = request.scope.clientIp;
+    const key = `mfa:${user.username}`;
+    return ctx.throttle.exclusive(key, ip, async () => {
+      const wait = await ctx.throttle.check(key, ip);
+      if (!wait.allowed) return fail(reply, 429, 'Too many attempts. Wait a moment and try again.');
+      const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
+      const response = (request.body as { response?: AuthenticationResponseJSON }).response;
+      const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
+      const refuse = async (reason: string) => {
+        await ctx.throttle.recordFailure(key, ip);
+        await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: 'passkey', reason } });
+        return fail(reply, 401, 'That passkey is not one of this account\'s.');
+      };
+      // The ceremony and the passkey must both belong to the user who passed the first step.
+      if (!ceremony || ceremony.userId !== user.id) return refuse('expired_challenge');
+      if (!passkey || passkey.userId !== user.id) return refuse('not_this_users_passkey');
+      const { origin, rpID } = relyingParty(request);
+      let verified;
+      try {
+        verified = await verifyAuthenticationResponse({
+          response: response!,
+          expectedChallenge: ceremony.challenge,
+          expectedOrigin: origin,
+          expectedRPID: rpID,
+          credential: { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports as never },
+          requireUserVerification: true,
+        });
+      } catch {
+        return refuse('bad_signature');
+      }
+      if (!verified.verified || !(await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, ctx.now()))) return refuse('counter_or_signature');
+      await ctx.throttle.recordSuccess(key);
+      reply.header('set-cookie', sealCookie('', 0)).header('set-cookie', mfaCookie(ctx, '', 0));
+      await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);
+      return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
+    });
   });
 }

@@ -5,7 +5,7 @@ import { resolveAccount } from '../auth/sso/accounts.js';
 import { SsoError, type SsoClient } from '../auth/sso/client.js';
 import { FlowSeal } from '../auth/sso/flow-seal.js';
 import type { WebContext } from './context.js';
-import { askForTotp, sendPage, startSession } from './login-routes.js';
+import { askForSecondFactor, hasSecondFactor, sendPage, startSession } from './login-routes.js';
 import { renderMessagePage } from './pages.js';
 
 const FLOW_COOKIE = 'dashgate_sso';
@@ -73,8 +73,8 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
     if (outcome.linked) await ctx.store.audit.record({ action: 'sso.linked', actor: `sso:${provider.id}`, target: user.username, ip, detail: { provider: provider.id, by: 'verified_email' } });
     reply.header('set-cookie', flowCookie('', 0)).header('cache-control', 'no-store');
     const method = `sso:${provider.id}`;
-    // A user with an authenticator app uses it here as after a password, unless the provider already used a second factor.
-    if (!profile.multiFactor && (await ctx.store.factors.totp(user.id))?.confirmedAt != null) return askForTotp(ctx, reply, user, method, flow.next);
+    // A user with an authenticator app or a passkey uses it here as after a password, unless the provider already used a second factor.
+    if (!profile.multiFactor && (await hasSecondFactor(ctx, user.id))) return askForSecondFactor(ctx, reply, user, method, flow.next);
     const session = await startSession(ctx, request, reply, user, profile.multiFactor ? `${method}+mfa` : method);
     if (profile.idToken) await ctx.store.sso.rememberIdToken(session.id, provider.id, profile.idToken);
     return reply.redirect(flow.next, 303);

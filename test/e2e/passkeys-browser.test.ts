@@ -79,6 +79,22 @@ describe('passkeys in the browser', { timeout: 180_000 }, () => {
     assert.ok((await gw.store.factors.passkeysOf(pia.id))[0]!.lastUsedAt !== null);
   });
 
+  it('with a password, the passkey is asked as the second step, and the session records both', async () => {
+    await page.goto(`${base}/_dashgate/account`);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL(`${base}/_dashgate/login?signed_out=1`);
+    await page.goto(`${base}/_dashgate/login?next=%2Freports`);
+    await page.locator('#username').fill('pia');
+    await page.locator('#password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${base}/_dashgate/login/mfa?next=%2Freports`);
+    assert.equal(await page.locator('#code').count(), 0, 'no code field: pia has no authenticator app');
+    assert.deepEqual((await gw.store.sessions.listForUser(pia.id)).length, 0, 'no session after the password alone');
+    await page.getByRole('button', { name: 'Use your passkey' }).click();
+    await page.waitForURL(`${base}/reports`, { timeout: UI_TIMEOUT_MS });
+    assert.deepEqual((await gw.store.sessions.listForUser(pia.id)).map((s) => s.authMethod), ['password+passkey']);
+  });
+
   it('renames and removes the passkey; then it no longer signs in', async () => {
     await page.goto(`${base}/_dashgate/account`);
     const id = (await gw.store.factors.passkeysOf(pia.id))[0]!.id;

@@ -31,12 +31,13 @@
     box.hidden = false;
     box.querySelector('button').addEventListener('click', function () {
       var csrf = box.getAttribute('data-csrf');
-      post('/login/passkey/options', { csrf: csrf })
+      var endpoint = box.getAttribute('data-endpoint') || '/login/passkey';
+      post(endpoint + '/options', { csrf: csrf })
         .then(function (options) {
           return navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
         })
         .then(function (credential) {
-          return post('/login/passkey', { csrf: csrf, next: box.getAttribute('data-next') || '/', response: credential.toJSON() });
+          return post(endpoint, { csrf: csrf, next: box.getAttribute('data-next') || '/', response: credential.toJSON() });
         })
         .then(function (data) { location.href = data.next || '/'; })
         .catch(function (err) { showError(box, err); });
