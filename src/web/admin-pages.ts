@@ -109,7 +109,11 @@ ${csrfField(f)}
   );
 }
 
-export function renderUserPage(branding: Branding, f: AdminFrame, view: { user: User; sessions: readonly SessionRecord[]; lastAdmin: boolean; twoFactor: boolean }): string {
+export function renderUserPage(
+  branding: Branding,
+  f: AdminFrame,
+  view: { user: User; sessions: readonly SessionRecord[]; lastAdmin: boolean; twoFactor: boolean; ssoLinks?: ReadonlyArray<{ provider: string; subject: string; email: string | null; lastLoginAt: number | null }> },
+): string {
   const { user } = view;
   const base = `${branding.prefix}/admin/users/${user.id}`;
   return frame(
@@ -143,6 +147,15 @@ ${csrfField(f)}
 <input id="user-groups" name="groups" type="text" value="${user.groups.join(', ')}" autocomplete="off">
 <button type="submit" class="button button-primary">Save groups</button>
 </form>
+
+${
+  view.ssoLinks && view.ssoLinks.length
+    ? html`<h2 id="sso-title">Single sign-on</h2>
+<table class="table" aria-labelledby="sso-title"><thead><tr><th scope="col">Provider</th><th scope="col">Subject</th><th scope="col">Email there</th><th scope="col">Last sign-in</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>
+${view.ssoLinks.map((l) => html`<tr><td>${l.provider}</td><td><code>${l.subject}</code></td><td>${l.email ?? '—'}</td><td>${l.lastLoginAt ? when(l.lastLoginAt) : '—'}</td><td>${action(f, `${base}/sso/unlink`, `Unlink ${l.provider}`, { provider: l.provider })}</td></tr>`)}
+</tbody></table>`
+    : html``
+}
 
 <h2 id="sessions-title">Signed-in browsers</h2>
 ${

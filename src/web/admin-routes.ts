@@ -38,6 +38,7 @@ const DONE: Record<string, string> = {
   sessions: 'Signed out.',
   mfa: 'Two-factor sign-in was reset: the user signs in with the password alone and can enrol again.',
   deleted: 'User deleted.',
+  sso_unlinked: 'The single sign-on link was removed: that provider account no longer signs in as this user (a new link follows the provider’s rules at its next sign-in).',
   group: 'Group saved.',
   revoked: 'Invitation revoked.',
   approved: 'Approved: the account can sign in now.',
@@ -119,7 +120,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     const now = ctx.now();
     const sessions = (await ctx.store.sessions.listForUser(user.id)).filter((s) => s.expiresAt > now);
     const twoFactor = (await ctx.store.factors.totp(user.id))?.confirmedAt != null;
-    return sendPage(reply, status, renderUserPage(ctx.branding, frame(admin, extra), { user, sessions, twoFactor, lastAdmin: await isLastActiveAdmin(ctx.store, user.id) }));
+    const ssoLinks = await ctx.store.sso.listForUser(user.id);
+    return sendPage(reply, status, renderUserPage(ctx.branding, frame(admin, extra), { user, sessions, twoFactor, ssoLinks, lastAdmin: await isLastActiveAdmin(ctx.store, user.id) }));
   }
 
   app.get(`${base}/users/:id`, async function showOneUser(request, reply) {
@@ -196,6 +198,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     ctx.secondFactor.forget(user.id);
     await audit(admin, request, 'mfa.reset', user.username);
     return backToUser(reply, user, 'mfa');
+  });
+
+  userAction('/sso/unlink', async (request, reply, admin, user) => {
+    const provider = formField(request.body, 'provider');
+    const removed = await ctx.store.sso.unlink(provider, user.id);
+    if (removed === 0) return showUser(reply, admin, user, 404, { error: 'That link does not exist (any more).' });
+    await audit(admin, request, 'sso.unlinked', user.username, { provider });
+    return backToUser(reply, user, 'sso_unlinked');
   });
 
   userAction('/sessions/revoke', async (request, reply, admin, user) => {

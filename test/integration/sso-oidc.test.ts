@@ -259,6 +259,24 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
     assert.ok((await gw.store.audit.list({ action: 'sso.linked' })).some((e) => e.target === 'ana'));
   });
 
+  it("the admin console shows a user's provider links and can remove one (audited); that provider account then follows the provider's rules again", async () => {
+    await createUser(gw.store, 'root', 'the administrator passphrase', { isAdmin: true, groups: ['admins'] });
+    const admin = await signIn(gw.url, 'root', 'the administrator passphrase');
+    const ana = (await gw.store.users.findByUsername('ana'))!;
+    const page = await (await fetch(`${gw.url}/_dashgate/admin/users/${ana.id}`, { headers: { cookie: admin } })).text();
+    assert.match(page, /<h2 id="sso-title">Single sign-on<\/h2>/);
+    assert.match(page, /<td>partner<\/td><td><code>partner-ana<\/code><\/td>/);
+    const res = await fetch(`${gw.url}/_dashgate/admin/users/${ana.id}/sso/unlink`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: admin, origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: hiddenFields(page).csrf!, provider: 'partner' }).toString(),
+    });
+    assert.equal(res.status, 303);
+    assert.deepEqual((await gw.store.sso.listForUser(ana.id)).map((l) => l.provider), ['corp']);
+    assert.ok((await gw.store.audit.list({ action: 'sso.unlinked' })).some((e) => e.target === 'ana' && e.actor === 'root'));
+  });
+
   it('sign-out continues at the provider (RP-initiated logout) with the ID token and comes back to the sign-in page', async () => {
     const flow = await ssoSignIn(op, 'corp', 'ana');
     const shown = await fetch(`${gw.url}/_dashgate/logout`, { headers: { cookie: flow.session! } });
