@@ -33,6 +33,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   if (!url.startsWith('https:')) {
     logger.warn('Serving over plain HTTP: session cookies are not marked Secure. Put Dashgate behind HTTPS (and set server.public_url) before real use.');
   }
+  for (const provider of config.sso.providers) {
+    // What the admin registers at the provider; a mismatch is the most common SSO set-up failure.
+    logger.info({ provider: provider.id, redirectUri: `${url.replace(/\/+$/, '')}${config.prefix}/sso/${provider.id}/callback` }, `single sign-on "${provider.id}": register this redirect URI at the provider`);
+  }
   const setupLink = await gateway.setupLinkIfNeeded(url);
   if (setupLink) {
     // Printed to the terminal only, on purpose not through the logger (log shipping would keep the secret).
