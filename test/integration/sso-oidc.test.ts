@@ -259,6 +259,13 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
     assert.ok((await gw.store.audit.list({ action: 'sso.linked' })).some((e) => e.target === 'ana'));
   });
 
+  it('link_existing links only on a verified email: an unverified one matching a local account gets nothing', async () => {
+    const lina = await createUser(gw.store, 'lina', 'lina local passphrase', { email: 'lina@example.com' });
+    other.accounts.set('lina-unverified', { sub: 'partner-lina', email: 'lina@example.com', email_verified: false, name: 'Not Lina', preferred_username: 'lina' });
+    await assertRefused(await ssoSignIn(other, 'partner', 'lina-unverified'), 403, /no account here for your Partner sign-in/);
+    assert.deepEqual(await gw.store.sso.listForUser(lina.id), []);
+  });
+
   it("the admin console shows a user's provider links and can remove one (audited); that provider account then follows the provider's rules again", async () => {
     await createUser(gw.store, 'root', 'the administrator passphrase', { isAdmin: true, groups: ['admins'] });
     const admin = await signIn(gw.url, 'root', 'the administrator passphrase');

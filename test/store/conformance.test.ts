@@ -837,6 +837,39 @@ function defineStoreSuite(name: Dialect, open: (now: Clock) => Promise<Store>, c
       });
     });
 
+    describe('single sign-on links', () => {
+      it('links a subject once, finds it, records each sign-in, and unlinks', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        const bob = await store.users.create({ username: 'bob' });
+        assert.equal(await store.sso.find('corp', 'sub-1'), null);
+        assert.equal(await store.sso.link({ provider: 'corp', subject: 'sub-1', userId: alice.id, email: 'alice@example.com' }, T0), true);
+        assert.equal(await store.sso.link({ provider: 'corp', subject: 'sub-1', userId: bob.id, email: null }, T0 + 1), false, 'a subject is linked to one account only');
+        assert.equal(await store.sso.link({ provider: 'other', subject: 'sub-1', userId: bob.id, email: null }, T0), true, 'subjects are per provider');
+        assert.deepEqual(await store.sso.find('corp', 'sub-1'), { provider: 'corp', subject: 'sub-1', userId: alice.id, email: 'alice@example.com', syncedGroups: [], createdAt: T0, lastLoginAt: null });
+        await store.sso.recordLogin('corp', 'sub-1', { email: 'a@example.com', syncedGroups: ['b', 'a'] }, T0 + 5);
+        assert.deepEqual(await store.sso.find('corp', 'sub-1'), { provider: 'corp', subject: 'sub-1', userId: alice.id, email: 'a@example.com', syncedGroups: ['a', 'b'], createdAt: T0, lastLoginAt: T0 + 5 });
+        assert.deepEqual(await store.sso.listForUser(alice.id), [{ provider: 'corp', subject: 'sub-1', email: 'a@example.com', lastLoginAt: T0 + 5 }]);
+        assert.equal(await store.sso.unlink('corp', bob.id), 0, "unlink only removes the user's own link");
+        assert.equal(await store.sso.unlink('corp', alice.id), 1);
+        assert.equal(await store.sso.find('corp', 'sub-1'), null);
+      });
+
+      it('links and kept ID tokens go with their user and their session', async (t) => {
+        const { store } = await fresh(t);
+        const alice = await store.users.create({ username: 'alice' });
+        await store.sso.link({ provider: 'corp', subject: 'sub-a', userId: alice.id, email: null }, T0);
+        const session = sessionRecord(alice.id, { authMethod: 'sso:corp' });
+        await store.sessions.insert(session);
+        await store.sso.rememberIdToken(session.id, 'corp', 'header.payload.signature');
+        assert.deepEqual(await store.sso.idTokenOf(session.id), { provider: 'corp', idToken: 'header.payload.signature' });
+        await store.sessions.delete(session.id);
+        assert.equal(await store.sso.idTokenOf(session.id), null, 'the ID token ends with its session');
+        await store.users.remove(alice.id);
+        assert.equal(await store.sso.find('corp', 'sub-a'), null, 'the link ends with its user');
+      });
+    });
+
     describe('settings', () => {
       it('keeps the first value: a second insert returns the first', async (t) => {
         const { store } = await fresh(t);
@@ -943,6 +976,8 @@ describe('migrations are idempotent', () => {
       const first = await open();
       const alice = await first.users.create({ username: 'alice' });
       // Everything from 0002 on is undone: tables and indexes dropped, migration rows removed.
+      await sql`drop table sso_sessions`.execute(first.db);
+      await sql`drop table sso_identities`.execute(first.db);
       await sql`drop index users_email_ci`.execute(first.db);
       await sql`drop table passkeys`.execute(first.db);
       await sql`drop table recovery_codes`.execute(first.db);
