@@ -138,6 +138,14 @@ export class SsoClient {
           oidc.ClientSecretPost(provider.clientSecret ?? ''),
         );
         if (insecure) oidc.allowInsecureRequests(config);
+        // GitHub answers token errors with 200 and {"error": …}: turn them into the 400 OAuth
+        // expects, so a bad or reused code is reported as what it is.
+        config[oidc.customFetch] = async (url, options) => {
+          const response = await fetch(url, options as RequestInit);
+          if (response.status !== 200 || !url.endsWith('/login/oauth/access_token')) return response;
+          const body = (await response.clone().json().catch(() => null)) as { error?: unknown } | null;
+          return typeof body?.error === 'string' ? new Response(JSON.stringify(body), { status: 400, headers: { 'content-type': 'application/json' } }) : response;
+        };
       } else {
         config = await oidc.discovery(new URL(provider.issuer), provider.clientId, metadata, auth, {
           timeout: this.options.timeoutSeconds ?? 10,
@@ -260,7 +268,9 @@ function describeFailure(provider: SsoProvider, err: unknown): SsoError {
     return new SsoError('provider_refused', `${provider.name} did not sign you in (${err.error}${description}).`);
   }
   if (err instanceof oidc.ResponseBodyError) {
-    if (err.error === 'invalid_grant') return new SsoError('exchange_failed', `${provider.name} refused the sign-in code: it was already used or has expired. Start again.`);
+    if (err.error === 'invalid_grant' || err.error === 'bad_verification_code') {
+      return new SsoError('exchange_failed', `${provider.name} refused the sign-in code (${err.error}): it was already used or has expired. Start again.`);
+    }
     return new SsoError('exchange_failed', `${provider.name} refused to complete the sign-in (${err.error}).`);
   }
   const code = (err as { code?: string }).code ?? '';
