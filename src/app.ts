@@ -197,7 +197,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
     mfaChallenge: new MfaChallenge(Buffer.from(mfaKey, 'base64url'), now),
     passwordsEnabled: config.password.enabled,
-    sso: ssoClient ? { client: ssoClient, logoutAtProvider: config.sso.logout_at_provider } : null,
+    sso: ssoClient ? { client: ssoClient, seal: new FlowSeal(Buffer.from(ssoKey, 'base64url'), now), logoutAtProvider: config.sso.logout_at_provider } : null,
     signup: { mode: config.signup.mode, allowedDomains: config.signup.allowed_domains, autoApprove: config.signup.auto_approve }, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
@@ -220,7 +220,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerResetRoutes(own, web);
     registerSignupRoutes(own, web);
     registerPasskeyRoutes(own, web, new CeremonySeal(Buffer.from(webauthnKey, 'base64url'), now));
-    if (ssoClient) registerSsoRoutes(own, web, ssoClient, new FlowSeal(Buffer.from(ssoKey, 'base64url'), now));
+    if (web.sso) registerSsoRoutes(own, web, web.sso.client, web.sso.seal);
     registerAdminRoutes(own, web);
     registerSupportRoutes(own, web);
     own.all(`${prefix}/*`, async function unknownOwnRoute() {

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
 import type { SsoClient } from '../auth/sso/client.js';
+import type { FlowSeal } from '../auth/sso/flow-seal.js';
 import type { MfaChallenge } from '../auth/totp.js';
 import type { SecondFactorGate } from '../pipeline/second-factor.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -28,7 +29,7 @@ export interface WebContext {
   /** password.enabled: false turns off the password form, password reset and HTTP Basic. */
   passwordsEnabled: boolean;
   /** Single sign-on providers (null: none configured) and whether sign-out continues at the provider. */
-  sso: { client: SsoClient; logoutAtProvider: boolean } | null;
+  sso: { client: SsoClient; seal: FlowSeal; logoutAtProvider: boolean } | null;
   signup: { mode: 'closed' | 'domain' | 'open'; allowedDomains: readonly string[]; autoApprove: boolean };
   /** Where links in emails point: server.public_url, else the address the gateway listens on. Never a request header. */
   linkBase(): string;

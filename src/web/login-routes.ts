@@ -10,6 +10,7 @@ import { formField, wantsJson, type WebContext } from './context.js';
 import { renderMfaPage } from './flow-pages.js';
 import { renderLoginPage, renderLogoutPage } from './pages.js';
 import { pageCsp } from './security-headers.js';
+import { keepCarriedIdToken } from './sso-id-token.js';
 
 const GENERIC_FAILURE = 'The username or password is not correct.';
 
@@ -96,7 +97,8 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       return again(401, 'That code is not right, or was already used. Codes change every 30 seconds.');
     }
     reply.header('set-cookie', mfaCookie(ctx, '', 0));
-    await startSession(ctx, request, reply, user, `${challenge!.firstFactor}+${outcome.method}`);
+    const session = await startSession(ctx, request, reply, user, `${challenge!.firstFactor}+${outcome.method}`);
+    await keepCarriedIdToken(ctx, request, reply, session, challenge!.firstFactor);
     return reply.redirect(next, 303);
   });
 

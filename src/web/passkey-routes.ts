@@ -7,6 +7,7 @@ import { safeNextPath } from '../auth/next-url.js';
 import { CeremonySeal } from '../auth/passkeys.js';
 import { formField, type WebContext } from './context.js';
 import { MFA_COOKIE, mfaCookie, startSession } from './login-routes.js';
+import { keepCarriedIdToken } from './sso-id-token.js';
 
 const COOKIE = 'dashgate_webauthn';
 
@@ -190,7 +191,8 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
       if (!verified.verified || !(await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, ctx.now()))) return refuse('counter_or_signature');
       await ctx.throttle.recordSuccess(key);
       reply.header('set-cookie', sealCookie('', 0)).header('set-cookie', mfaCookie(ctx, '', 0));
-      await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);
+      const session = await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);
+      await keepCarriedIdToken(ctx, request, reply, session, challenge.firstFactor);
       return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
     });
   });

@@ -7,8 +7,10 @@ import { FlowSeal } from '../auth/sso/flow-seal.js';
 import type { WebContext } from './context.js';
 import { askForSecondFactor, hasSecondFactor, sendPage, startSession } from './login-routes.js';
 import { renderMessagePage } from './pages.js';
+import { idTokenCookie } from './sso-id-token.js';
 
 const FLOW_COOKIE = 'dashgate_sso';
+
 
 /**
  * Single sign-on: GET /sso/<id>/start sends the browser to the provider with a sealed flow cookie;
@@ -74,9 +76,15 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
     reply.header('set-cookie', flowCookie('', 0)).header('cache-control', 'no-store');
     const method = `sso:${provider.id}`;
     // A user with an authenticator app or a passkey uses it here as after a password, unless the provider already used a second factor.
-    if (!profile.multiFactor && (await hasSecondFactor(ctx, user.id))) return askForSecondFactor(ctx, reply, user, method, flow.next);
+    // The ID token is kept only for sign-out at the provider, and only when that is on.
+    const keepIdToken = ctx.sso?.logoutAtProvider === true && profile.idToken !== null;
+    if (!profile.multiFactor && (await hasSecondFactor(ctx, user.id))) {
+      const carried = keepIdToken ? seal.sealIdToken(provider.id, profile.idToken!, user.id) : null;
+      if (carried) reply.header('set-cookie', idTokenCookie(ctx, carried, FlowSeal.TTL_MS / 1000));
+      return askForSecondFactor(ctx, reply, user, method, flow.next);
+    }
     const session = await startSession(ctx, request, reply, user, profile.multiFactor ? `${method}+mfa` : method);
-    if (profile.idToken) await ctx.store.sso.rememberIdToken(session.id, provider.id, profile.idToken);
+    if (keepIdToken) await ctx.store.sso.rememberIdToken(session.id, provider.id, profile.idToken!);
     return reply.redirect(flow.next, 303);
   });
 }

@@ -331,7 +331,9 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
     assert.equal(flow.done.status, 303);
     assert.equal(flow.done.headers.get('location'), '/_dashgate/login/mfa?next=%2Fafter');
     assert.equal(flow.session, null, 'no session before the code');
-    const challenge = flow.done.headers.getSetCookie().find((c) => c.startsWith('dashgate_mfa='))!.split(';')[0]!;
+    const carrier = flow.done.headers.getSetCookie().find((c) => c.startsWith('dashgate_sso_idt='))!;
+    assert.match(carrier, /Path=\/_dashgate\/login; HttpOnly; SameSite=Lax/);
+    const challenge = `${flow.done.headers.getSetCookie().find((c) => c.startsWith('dashgate_mfa='))!.split(';')[0]!}; ${carrier.split(';')[0]!}`;
     const form = hiddenFields(await (await fetch(`${gw.url}/_dashgate/login/mfa?next=%2Fafter`, { headers: { cookie: challenge } })).text());
     const res = await fetch(`${gw.url}/_dashgate/login/mfa`, {
       method: 'POST',
@@ -341,7 +343,11 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
     });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/after');
-    assert.equal((await gw.store.sessions.listForUser(carl.id))[0]!.authMethod, 'sso:corp+totp');
+    const [session] = await gw.store.sessions.listForUser(carl.id);
+    assert.equal(session!.authMethod, 'sso:corp+totp');
+    // The ID token crossed the second step (sealed in a cookie under /login) for sign-out at the provider.
+    assert.equal((await gw.store.sso.idTokenOf(session!.id))?.provider, 'corp');
+    assert.ok(res.headers.getSetCookie().some((c) => /^dashgate_sso_idt=;.*Max-Age=0/.test(c)), 'the carrier cookie is cleared');
   });
 });
 
