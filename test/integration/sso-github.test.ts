@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
-import { startGithubLike, type GithubLike } from '../helpers/github-like.js';
+import { startGithubStandIn, type GithubStandIn } from '../helpers/github-standin.js';
 
 const SECRET = 'github oauth app secret';
 
@@ -11,14 +11,14 @@ const SECRET = 'github oauth app secret';
  * and teams as groups, the org allowlist, and the API's own refusals.
  */
 describe('single sign-on with GitHub (local stand-in for github.com and api.github.com)', () => {
-  let gh: GithubLike;
+  let gh: GithubStandIn;
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
   let gw: TestGateway;
 
   before(async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    gh = await startGithubLike({
+    gh = await startGithubStandIn({
       clientId: 'Iv1.dashgate',
       clientSecret: SECRET,
       redirectUri: `${base}/_dashgate/sso/github/callback`,
@@ -86,6 +86,9 @@ describe('single sign-on with GitHub (local stand-in for github.com and api.gith
     assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
     assert.ok(authorize.searchParams.get('state'));
     assert.equal(authorize.searchParams.get('nonce'), null);
+    const seen = gh.authorizations.at(-1)!;
+    assert.equal(seen.state, authorize.searchParams.get('state'));
+    assert.equal(seen.codeChallengeMethod, 'S256');
   });
 
   it('signs in with the login as username, the verified primary email, and orgs and teams mapped to groups', async () => {
