@@ -36,6 +36,8 @@ describe('single sign-on with GitHub (local stand-in for github.com and api.gith
           teams: [{ org: 'acme', slug: 'data-team' }],
         },
         { id: 7, login: 'outsider', name: null, email: null, emails: [{ email: 'out@else.example', primary: true, verified: true }], orgs: ['other-org'], teams: [] },
+        // In 150 organisations: the allowed one is on the second page of /user/orgs.
+        { id: 9, login: 'busy', name: 'Busy', email: null, emails: [{ email: 'busy@acme.example', primary: true, verified: true }], orgs: [...Array.from({ length: 149 }, (_, i) => `club-${i}`), 'acme'], teams: [] },
         { id: 8, login: 'unverified', name: 'U', email: null, emails: [{ email: 'u@acme.example', primary: true, verified: false }], orgs: ['acme'], teams: [] },
       ],
     });
@@ -122,6 +124,13 @@ describe('single sign-on with GitHub (local stand-in for github.com and api.gith
     const { done } = await signInAs('Octo-Renamed');
     assert.equal(done.status, 303);
     assert.equal(await gw.store.users.findByUsername('octo-renamed'), null, 'no second account');
+  });
+
+  it('reads every page of organisations (Link: rel="next"), so a member of many still gets in', async () => {
+    const { done, body } = await signInAs('busy');
+    assert.equal(done.status, 303, body);
+    assert.ok(gh.requests.some((r) => r.url.startsWith('/api/user/orgs') && r.url.includes('page=2')));
+    assert.deepEqual((await gw.store.users.findByUsername('busy'))!.groups, ['staff']);
   });
 
   it('refuses someone outside the allowed organisation, with a page that says so', async () => {

@@ -192,12 +192,26 @@ export class SsoClient {
   }
 
   private async githubProfile(provider: SsoProvider, accessToken: string): Promise<SsoProfile> {
-    const api = async (path: string): Promise<{ status: number; body: unknown }> => {
-      const response = await fetch(`${provider.apiUrl}${path}`, {
+    const get = async (url: string): Promise<{ status: number; body: unknown; next: string | null }> => {
+      const response = await fetch(url, {
         headers: { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.github+json', 'x-github-api-version': GITHUB_API_VERSION, 'user-agent': 'Dashgate' },
         signal: AbortSignal.timeout((this.options.timeoutSeconds ?? 10) * 1000),
       });
-      return { status: response.status, body: await response.json().catch(() => null) };
+      const next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1] ?? null;
+      return { status: response.status, body: await response.json().catch(() => null), next: next && next.startsWith(`${provider.apiUrl}/`) ? next : null };
+    };
+    const api = (path: string) => get(`${provider.apiUrl}${path}`);
+    // Lists come in pages of at most 100 (Link: rel="next"); someone in many orgs or teams must not lose the later ones.
+    const list = async (path: string): Promise<unknown[]> => {
+      const items: unknown[] = [];
+      let url: string | null = `${provider.apiUrl}${path}`;
+      for (let page = 0; url && page < 20; page++) {
+        const answer = await get(url);
+        if (!Array.isArray(answer.body)) break;
+        items.push(...(answer.body as unknown[]));
+        url = answer.next;
+      }
+      return items;
     };
     const user = await api('/user');
     const profile = user.body as { id?: unknown; login?: unknown; name?: unknown } | null;
@@ -209,12 +223,10 @@ export class SsoClient {
     const primary = Array.isArray(emails.body) ? (emails.body as Array<{ email?: unknown; primary?: unknown; verified?: unknown }>).find((e) => e.primary === true && e.verified === true && typeof e.email === 'string') : undefined;
     let groups: string[] = [];
     if (provider.scopes.includes('read:org')) {
-      const orgs = await api('/user/orgs?per_page=100');
-      const teams = await api('/user/teams?per_page=100');
-      const orgLogins = Array.isArray(orgs.body) ? (orgs.body as Array<{ login?: unknown }>).flatMap((o) => (typeof o.login === 'string' ? [o.login.toLowerCase()] : [])) : [];
-      const teamSlugs = Array.isArray(teams.body)
-        ? (teams.body as Array<{ slug?: unknown; organization?: { login?: unknown } }>).flatMap((t) => (typeof t.slug === 'string' && typeof t.organization?.login === 'string' ? [`${t.organization.login.toLowerCase()}/${t.slug}`] : []))
-        : [];
+      const orgs = (await list('/user/orgs?per_page=100')) as Array<{ login?: unknown }>;
+      const teams = (await list('/user/teams?per_page=100')) as Array<{ slug?: unknown; organization?: { login?: unknown } }>;
+      const orgLogins = orgs.flatMap((o) => (typeof o?.login === 'string' ? [o.login.toLowerCase()] : []));
+      const teamSlugs = teams.flatMap((t) => (typeof t?.slug === 'string' && typeof t.organization?.login === 'string' ? [`${t.organization.login.toLowerCase()}/${t.slug}`] : []));
       groups = [...new Set([...orgLogins, ...teamSlugs])];
     }
     return {
