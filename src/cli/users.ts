@@ -94,6 +94,32 @@ export function registerUserCommands(program: Command, out: Out): void {
     );
   }
 
+  addStoreOptions(users.command('link <name>').description("link a single sign-on account (provider and subject, as the refused sign-in's audit entry shows them) to this user"))
+    .requiredOption('--provider <id>', 'the provider id from sso.providers')
+    .requiredOption('--subject <sub>', "the provider's subject (sub claim; the numeric id for GitHub)")
+    .action((name: string, flags: CommonFlags & { provider: string; subject: string }) =>
+      withStore(flags, async (store, config) => {
+        const user = await requireUser(store, name);
+        if (!config.sso.providers.some((p) => p.id === flags.provider)) throw new UsageError(`no provider "${flags.provider}" in sso.providers`);
+        const existing = await store.sso.find(flags.provider, flags.subject);
+        if (existing) throw new UsageError(`that ${flags.provider} account is already linked${existing.userId === user.id ? ` to ${user.username}` : ' to another user'}`);
+        await store.sso.link({ provider: flags.provider, subject: flags.subject, userId: user.id, email: null }, Date.now());
+        await store.audit.record({ action: 'sso.linked', actor: 'cli', target: user.username, detail: { provider: flags.provider, subject: flags.subject, by: 'admin' } });
+        out(`${user.username} now signs in with ${flags.provider} account ${flags.subject}`);
+      }),
+    );
+
+  addStoreOptions(users.command('unlink <name>').description('remove a single sign-on link from this user'))
+    .requiredOption('--provider <id>', 'the provider id')
+    .action((name: string, flags: CommonFlags & { provider: string }) =>
+      withStore(flags, async (store) => {
+        const user = await requireUser(store, name);
+        if ((await store.sso.unlink(flags.provider, user.id)) === 0) throw new UsageError(`${user.username} has no ${flags.provider} link`);
+        await store.audit.record({ action: 'sso.unlinked', actor: 'cli', target: user.username, detail: { provider: flags.provider } });
+        out(`${user.username} no longer signs in with ${flags.provider}`);
+      }),
+    );
+
   addStoreOptions(users.command('remove <name>').description('delete a user and their sessions')).action((name: string, flags: CommonFlags) =>
     withStore(flags, async (store) => {
       const user = await requireUser(store, name);

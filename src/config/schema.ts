@@ -167,6 +167,13 @@ const ssoProvider = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    // The consumers tenant: any personal Microsoft account, the same as the refused "consumers" endpoint.
+    if (p.tenant?.toLowerCase() === '9188040d-6c67-4c5b-b112-36a304b66dad') ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'that is the personal-accounts (consumers) tenant: any Microsoft account could sign in. Give your organisation\'s tenant' });
+    if (p.groups_map) {
+      for (const [from, to] of Object.entries(p.groups_map)) {
+        if (to.includes('admins')) ctx.addIssue({ code: 'custom', path: ['groups_map', from], message: '"admins" follows the administrator role and cannot come from a provider' });
+      }
+    }
     if (p.preset === 'microsoft' && !p.tenant && !p.issuer) ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'preset "microsoft" needs the Directory (tenant) ID (multi-tenant endpoints would let any Microsoft account in)' });
     if (!['google', 'microsoft', 'github'].includes(p.preset) && !p.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: `preset "${p.preset}" needs the issuer URL` });
     if (p.issuer && !isSecureOrLoopback(p.issuer)) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must be https:// (http:// only for localhost)' });

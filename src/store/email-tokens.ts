@@ -40,6 +40,16 @@ export class EmailTokenRepository {
     return new Set(rows.map((r) => r.user_id));
   }
 
+  /**
+   * Whether a user's address was ever put to the test: `verifyIssued`, a sign-up confirmation was
+   * sent (so the address came from the person signing up, not an administrator); `proven`, some
+   * link mailed to it (confirmation or reset) was used.
+   */
+  async addressEvidence(userId: string): Promise<{ verifyIssued: boolean; proven: boolean }> {
+    const rows = await this.db.selectFrom('email_tokens').select(['purpose', 'used_at']).where('user_id', '=', userId).execute();
+    return { verifyIssued: rows.some((r) => r.purpose === 'verify'), proven: rows.some((r) => r.used_at !== null) };
+  }
+
   /** Ends every open token of a purpose for a user (a new reset link replaces older ones; a reset ends them all). */
   async expireOpenForUser(purpose: EmailToken['purpose'], userId: string, now: number): Promise<void> {
     await this.db.updateTable('email_tokens').set({ expires_at: now }).where('purpose', '=', purpose).where('user_id', '=', userId).where('used_at', 'is', null).where('expires_at', '>', now).execute();

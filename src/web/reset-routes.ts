@@ -52,14 +52,18 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
         return answer;
       });
       if (verdict.allowed) {
-        const user = (await ctx.store.users.findByUsername(login)) ?? (login.includes('@') ? await ctx.store.users.findByEmail(login) : null);
-        const sendable = user !== null && user.status === 'active' && user.email !== null;
-        await ctx.store.audit.record({ action: 'password.reset_requested', actor: login, target: user?.username ?? null, ip, detail: { sent: sendable, reason: sendable ? null : user ? 'no_email_or_inactive' : 'unknown_account' } });
+        const byEmail = login.includes('@') ? await ctx.store.users.findByEmail(login) : null;
+        const user = (await ctx.store.users.findByUsername(login)) ?? (byEmail ? await ctx.store.users.findByUsername(byEmail.username) : null);
+        // Only a password can be reset: an account without one (single sign-on, or a service
+        // account for API tokens) must not give itself a password and sidestep the provider.
+        const reason = !user ? 'unknown_account' : user.status !== 'active' || user.email === null ? 'no_email_or_inactive' : user.passwordHash === null ? 'no_password' : null;
+        const sendable = user !== null && reason === null;
+        await ctx.store.audit.record({ action: 'password.reset_requested', actor: login, target: user?.username ?? null, ip, detail: { sent: sendable, reason } });
         if (sendable) {
-          const { token, expiresAt } = await createResetToken(ctx.store, ctx.now, user);
+          const { token, expiresAt } = await createResetToken(ctx.store, ctx.now, user!);
           const link = gatewayLink(ctx.linkBase(), ctx.prefix, 'reset', token);
           // Not awaited: the answer must not take longer when an account exists.
-          ctx.mailer.send(resetMessage({ appName: ctx.branding.appName, to: user.email!, link, username: user.username, expiresAt })).catch((err: unknown) => request.log.error({ err, to: user.email }, 'reset mail failed'));
+          ctx.mailer.send(resetMessage({ appName: ctx.branding.appName, to: user!.email!, link, username: user!.username, expiresAt })).catch((err: unknown) => request.log.error({ err, to: user!.email }, 'reset mail failed'));
         }
       } else {
         await ctx.store.audit.record({ action: 'password.reset_throttled', actor: login, ip });

@@ -39,6 +39,21 @@ describe('sso configuration', () => {
     assert.match(problems, /^sso\.providers\.4\.client_secret_env: expected an environment variable name/m);
   });
 
+  it('refuses "admins" as a groups_map target and the personal-accounts Microsoft tenant', () => {
+    const problems = problemsOf({
+      sso: {
+        providers: [
+          { id: 'a', issuer: 'https://a.example', client_id: 'x', groups_map: { 'idp-admins': ['ops', 'admins'] } },
+          { id: 'ms', preset: 'microsoft', tenant: '9188040d-6c67-4c5b-b112-36a304b66dad', client_id: 'x' },
+        ],
+      },
+    });
+    assert.deepEqual(problems, [
+      'sso.providers.0.groups_map.idp-admins: "admins" follows the administrator role and cannot come from a provider',
+      "sso.providers.1.tenant: that is the personal-accounts (consumers) tenant: any Microsoft account could sign in. Give your organisation's tenant",
+    ]);
+  });
+
   it('refuses a provider id used twice', () => {
     const problems = problemsOf({ sso: { providers: [{ id: 'a', issuer: 'https://a.example', client_id: 'x' }, { id: 'a', issuer: 'https://b.example', client_id: 'y' }] } });
     assert.deepEqual(problems, ['sso.providers.1.id: provider id "a" is used twice']);
@@ -103,6 +118,8 @@ describe('sso configuration', () => {
     const withMap = resolveProviders(parseConfig({ upstream: UPSTREAM, sso: { providers: [{ id: 'a', issuer: 'https://a.example', client_id: 'x', groups_map: { 'org/team': 'analysts', staff: ['staff', 'readers'] } }] } }), {}).providers[0]!;
     assert.deepEqual(mapGroups(withMap, ['org/team', 'staff', 'admins', 'unmapped']), ['analysts', 'readers', 'staff'], 'an unmapped "admins" from the provider grants nothing');
     const plain = resolveProviders(parseConfig({ upstream: UPSTREAM, sso: { providers: [{ id: 'a', issuer: 'https://a.example', client_id: 'x' }] } }), {}).providers[0]!;
-    assert.deepEqual(mapGroups(plain, ['analysts', 'org/team', 'Has Space', 'finance']), ['analysts', 'finance']);
+    assert.deepEqual(mapGroups(plain, ['analysts', 'org/team', 'Has Space', 'finance', 'admins']), ['analysts', 'finance'], 'never "admins", which follows the administrator role');
+    const github = resolveProviders(parseConfig({ upstream: UPSTREAM, sso: { providers: [{ id: 'gh', preset: 'github', client_id: 'x', client_secret_env: 'S' }] } }), { S: 's' }).providers[0]!;
+    assert.deepEqual(mapGroups(github, ['acme', 'finance']), [], 'GitHub organisations are anyone\'s to create: groups only through a map');
   });
 });

@@ -7,15 +7,24 @@ import type { SsoProvider } from './presets.js';
 
 export type AccountOutcome =
   | { ok: true; user: User; created: boolean; linked: boolean }
-  | { ok: false; reason: 'domain_not_allowed' | 'group_not_allowed' | 'no_account' | 'account_inactive' | 'username_taken' | 'email_taken' | 'no_username'; message: string };
+  | { ok: false; reason: 'domain_not_allowed' | 'group_not_allowed' | 'no_account' | 'account_inactive' | 'username_taken' | 'email_taken' | 'no_username' | 'link_refused'; message: string };
 
-/** The Dashgate groups a provider's groups become: through groups_map, or as they are when valid names. */
+/** The group that follows the administrator role; a provider never grants it. */
+const ADMINS_GROUP = 'admins';
+
+/**
+ * The Dashgate groups a provider's groups become: through groups_map, or as they are when valid
+ * names. Never "admins" (it follows the administrator role, which only Dashgate grants). GitHub
+ * organisation names are a namespace anyone can register in, so GitHub gives groups only through
+ * a map.
+ */
 export function mapGroups(provider: SsoProvider, groups: readonly string[]): string[] {
   const out = new Set<string>();
   for (const group of groups) {
     if (provider.groupsMap) for (const mapped of provider.groupsMap.get(group) ?? []) out.add(mapped);
-    else if (groupNameProblem(group) === null) out.add(group);
+    else if (provider.kind !== 'github' && groupNameProblem(group) === null) out.add(group);
   }
+  out.delete(ADMINS_GROUP);
   return [...out].sort();
 }
 
@@ -51,8 +60,20 @@ export async function resolveAccount(deps: { store: Store; now: Clock }, provide
     user = await store.users.findById(identity.userId);
   } else {
     if (provider.linkExisting && verifiedEmail) {
-      user = await store.users.findByEmail(verifiedEmail);
-      if (user) linked = true;
+      const existing = await store.users.findByEmail(verifiedEmail);
+      // Only an ordinary, active account whose address is known to be its owner's is linked by
+      // email. An administrator's account, a pending one, or a sign-up that never confirmed its
+      // address would hand the account to whoever the provider says has that address (or to
+      // whoever typed it in): an administrator links those explicitly (dashgate users link).
+      // An address typed in at self-service sign-up and never confirmed is the sign-up's claim, not a fact.
+      const unproven = existing ? await store.emailTokens.addressEvidence(existing.id).then((e) => e.verifyIssued && !e.proven) : false;
+      if (existing && (existing.isAdmin || existing.status !== 'active' || unproven)) {
+        return { ok: false, reason: 'link_refused', message: `An account with the email ${verifiedEmail} exists here but cannot be linked automatically. Ask an administrator to link it to ${provider.name}.` };
+      }
+      if (existing) {
+        user = existing;
+        linked = true;
+      }
     }
     if (!user) {
       if (!provider.autoCreate) return { ok: false, reason: 'no_account', message: `There is no account here for your ${provider.name} sign-in. Ask an administrator for an invitation.` };
@@ -92,12 +113,17 @@ export async function resolveAccount(deps: { store: Store; now: Clock }, provide
     const owner = email ? await store.users.findByEmail(email) : null;
     await store.users.setProfile(user.id, { displayName, email: owner && owner.id !== user.id ? user.email : email });
   }
+  // A group counts as the provider's only if the provider added it: it gave it before and still
+  // does, or the account did not have it. Groups granted in Dashgate are never taken away here.
+  let givenByProvider: string[] = [];
   if (provider.syncsGroups) {
-    const previous = new Set(identity?.syncedGroups ?? (created ? managedGroups : []));
-    const next = [...user.groups.filter((g) => !previous.has(g)), ...managedGroups];
+    const previous = new Set(created ? managedGroups : (identity?.syncedGroups ?? []));
+    const had = new Set(user.groups);
+    givenByProvider = managedGroups.filter((g) => previous.has(g) || !had.has(g));
+    const next = [...user.groups.filter((g) => !previous.has(g) || g === ADMINS_GROUP), ...managedGroups];
     if ([...new Set(next)].sort().join('\n') !== [...user.groups].sort().join('\n')) await store.users.setGroups(user.id, next);
   }
-  await store.sso.recordLogin(provider.id, profile.subject, { email: verifiedEmail, syncedGroups: provider.syncsGroups ? managedGroups : [] }, deps.now());
+  await store.sso.recordLogin(provider.id, profile.subject, { email: verifiedEmail, syncedGroups: givenByProvider }, deps.now());
   const fresh = await store.users.findById(user.id);
   if (!fresh) return { ok: false, reason: 'account_inactive', message: 'Your account here was removed. Ask an administrator.' };
   return { ok: true, user: fresh, created, linked };
