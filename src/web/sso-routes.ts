@@ -11,7 +11,6 @@ import { idTokenCookie } from './sso-id-token.js';
 
 const FLOW_COOKIE = 'dashgate_sso';
 
-
 /**
  * Single sign-on: GET /sso/<id>/start sends the browser to the provider with a sealed flow cookie;
  * GET /sso/<id>/callback checks the answer against that cookie and the provider, finds or creates
@@ -75,9 +74,9 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
     if (outcome.linked) await ctx.store.audit.record({ action: 'sso.linked', actor: `sso:${provider.id}`, target: user.username, ip, detail: { provider: provider.id, by: 'verified_email' } });
     reply.header('set-cookie', flowCookie('', 0)).header('cache-control', 'no-store');
     const method = `sso:${provider.id}`;
-    // A user with an authenticator app or a passkey uses it here as after a password, unless the provider already used a second factor.
     // The ID token is kept only for sign-out at the provider, and only when that is on.
     const keepIdToken = ctx.sso?.logoutAtProvider === true && profile.idToken !== null;
+    // A user with an authenticator app or a passkey uses it here as after a password, unless the provider already used a second factor.
     if (!profile.multiFactor && (await hasSecondFactor(ctx, user.id))) {
       const carried = keepIdToken ? seal.sealIdToken(provider.id, profile.idToken!, user.id) : null;
       if (carried) reply.header('set-cookie', idTokenCookie(ctx, carried, FlowSeal.TTL_MS / 1000));
