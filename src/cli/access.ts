@@ -48,11 +48,15 @@ export function registerAccessCommands(program: Command, out: (line: string) => 
         for (const line of result.lines) out(line);
         let verdict = result.verdict;
         if (flags.output && flags.output.length > 0) {
-          if (!isCallbackPath(canonical.matchPath) || method !== 'POST') out('  note: --output applies to POST …/_dash-update-component; judging the outputs anyway');
           const outputs = flags.output.map(parseOutputSpec);
-          if (authorizer.callbacks.size === 0) out('  no dash.callbacks rules: outputs are not checked');
-          for (const line of authorizer.callbacks.explain(outputs, effectiveUser)) out(line);
-          if (verdict === 'allow') verdict = authorizer.callbacks.judge(outputs, effectiveUser).verdict;
+          if (!isCallbackPath(canonical.matchPath) || method !== 'POST') {
+            // The gateway reads callback bodies only there: saying otherwise would explain a decision it never makes.
+            out('  note: --output applies only to POST …/_dash-update-component; this request is not a callback, so its outputs are not judged');
+          } else {
+            if (authorizer.callbacks.size === 0) out('  no dash.callbacks rules: outputs are not checked');
+            for (const line of authorizer.callbacks.explain(outputs, effectiveUser)) out(line);
+            if (verdict === 'allow') verdict = authorizer.callbacks.judge(outputs, effectiveUser).verdict;
+          }
         } else if (isCallbackPath(canonical.matchPath) && authorizer.callbacks.size > 0) {
           out('  note: this is the Dash callback endpoint and callback rules exist; pass --output <id.prop> to judge a callback');
         }

@@ -70,6 +70,13 @@ describe('dashgate access explain', () => {
     assert.match(other.stdout, /^result: ALLOW$/m);
   });
 
+  it('regression: --output on a request that is not a callback (GET) is not judged, as the gateway does not judge it', () => {
+    const get = dashgate(['access', 'explain', '--user', 'ana', '--output', 'salary-table.data', '/_dash-update-component', ...config()]);
+    assert.match(get.stdout, /this request is not a callback, so its outputs are not judged/);
+    assert.doesNotMatch(get.stdout, /callback rule 1/);
+    assert.match(get.stdout, /^result: ALLOW$/m, 'a GET by an analyst passes access.default, as it would at the gateway');
+  });
+
   it('refuses paths the gateway refuses, and unknown users, with exit code 2', () => {
     const bad = dashgate(['access', 'explain', '/a/..%2fb', ...config()]);
     assert.equal(bad.code, 2);
