@@ -63,7 +63,8 @@ export function createIdentifier(sessions: SessionManager, cookieName: string, d
   const suspects = new Map<string, number>();
   // Successful Basic checks, keyed by an HMAC of the credentials (so memory never holds a password).
   const basicKey = randomBytes(32);
-  const basicChecked = new Map<string, { userId: string; until: number }>();
+  // Each entry remembers the password hash it was checked against: a changed password ends it at once.
+  const basicChecked = new Map<string, { userId: string; username: string; passwordHash: string; until: number }>();
 
   async function throttled(ip: string): Promise<number | null> {
     const since = suspects.get(ip);
@@ -111,14 +112,23 @@ export function createIdentifier(sessions: SessionManager, cookieName: string, d
     const cacheKey = createHmac('sha256', basicKey).update(decoded).digest('base64url');
     const cached = basicChecked.get(cacheKey);
     if (cached && cached.until > deps.now()) {
-      const user = await deps.store.users.findById(cached.userId);
-      if (user && user.status === 'active') return { kind: 'credential', user, method: 'basic', credentialId: `basic:${user.id}` };
+      const current = await deps.store.users.findByUsername(cached.username);
+      if (current && current.id === cached.userId && current.status === 'active' && current.passwordHash === cached.passwordHash) {
+        const { passwordHash: _omit, ...user } = current;
+        return { kind: 'credential', user, method: 'basic', credentialId: `basic:${user.id}` };
+      }
     }
     basicChecked.delete(cacheKey);
     const result = await verifyCredentials({ store: deps.store, throttle: deps.throttle }, { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ip });
     if (!result.ok) return { kind: 'rejected', scheme: 'Basic', retryAfterMs: result.reason === 'throttled' ? result.retryAfterMs : null };
-    if (basicChecked.size > 10_000) basicChecked.clear();
-    basicChecked.set(cacheKey, { userId: result.user.id, until: deps.now() + deps.basicCacheMs });
+    if (deps.basicCacheMs > 0) {
+      // Read after the check: a legacy hash may just have been upgraded to argon2id.
+      const checked = await deps.store.users.findByUsername(result.user.username);
+      if (checked?.passwordHash && checked.id === result.user.id) {
+        if (basicChecked.size > 10_000) basicChecked.clear();
+        basicChecked.set(cacheKey, { userId: checked.id, username: checked.username, passwordHash: checked.passwordHash, until: deps.now() + deps.basicCacheMs });
+      }
+    }
     return { kind: 'credential', user: result.user, method: 'basic', credentialId: `basic:${result.user.id}` };
   }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { hashPassword } from '../../src/auth/passwords.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -366,8 +367,29 @@ describe('API tokens and HTTP Basic through the gateway', () => {
   });
 });
 
-/** With memory caches on (session.cache_ttl), a checked Basic password is remembered; the user's status is not. */
+/** With memory caches on (session.cache_ttl), a checked Basic password is remembered; the user's status and password are not. */
 describe('HTTP Basic with the credential cache on', () => {
+  it('regression: a changed password ends the old one at once, although the old one was remembered', async () => {
+    const upstream = await startRecordingUpstream();
+    const gw: TestGateway = await startGateway(upstream.url, {
+      access: { rules: [{ path: '/api/**', policy: 'authenticated', allow_basic: true }] },
+      session: { cache_ttl: '1h' },
+    });
+    try {
+      const user = await createUser(gw.store, 'rotated', PASSWORD);
+      const auth = (password: string) => ({ authorization: `Basic ${Buffer.from(`rotated:${password}`).toString('base64')}`, accept: 'application/json' });
+      assert.equal((await fetch(`${gw.url}/api/a`, { headers: auth(PASSWORD) })).status, 200);
+      assert.equal((await fetch(`${gw.url}/api/b`, { headers: auth(PASSWORD) })).status, 200, 'answered from the cache');
+      await gw.store.users.setPasswordHash(user.id, await hashPassword('the rotated passphrase'));
+      assert.equal((await fetch(`${gw.url}/api/c`, { headers: auth(PASSWORD) })).status, 401, 'the old password was still believed from memory');
+      assert.equal((await fetch(`${gw.url}/api/d`, { headers: auth('the rotated passphrase') })).status, 200);
+      assert.deepEqual(upstream.requests.map((r) => r.url), ['/api/a', '/api/b', '/api/d']);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+
   it("disabling a user ends their Basic access at once, cache or not", async () => {
     const upstream = await startRecordingUpstream();
     const gw: TestGateway = await startGateway(upstream.url, {
