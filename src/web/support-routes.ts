@@ -25,7 +25,11 @@ export function registerSupportRoutes(app: FastifyInstance, ctx: WebContext): vo
   app.get(`${ctx.prefix}/api/session`, async function sessionInfo(request, reply) {
     reply.header('cache-control', 'no-store');
     const identity = await ctx.identify(request);
-    if (identity.kind !== 'user') return reply.send({ authenticated: false, csrf: ctx.csrf.tokenForForm() });
+    if (identity.kind !== 'user') {
+      // What the page helper's "session expired" dialog offers: the password form and/or the providers.
+      const providers = (ctx.sso?.client.providers ?? []).map((p) => ({ id: p.id, name: p.name }));
+      return reply.send({ authenticated: false, csrf: ctx.csrf.tokenForForm(), passwords: ctx.passwordsEnabled, providers });
+    }
     const { user, session } = identity;
     return reply.send({
       authenticated: true,

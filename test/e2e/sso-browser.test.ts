@@ -75,6 +75,20 @@ describe('single sign-on in the browser against a real OpenID Provider', { timeo
     assert.deepEqual(dana?.groups, ['weather']);
   });
 
+  it('when the session ends under an open page, the "session expired" dialog offers the provider and comes back signed in', async () => {
+    const dana = (await gw.store.users.findByUsername('dana'))!;
+    await gw.gateway.sessions.invalidateUserSessions(dana.id);
+    // Navigating inside the Dash app fires a callback, which now gets the gateway's 401.
+    await page.locator('#link-page-1').click();
+    const dialog = page.getByRole('dialog', { name: 'Session expired' });
+    await dialog.waitFor({ state: 'visible' });
+    await dialog.getByRole('link', { name: 'Sign in with Corp SSO' }).click();
+    // Still signed in at the provider: it answers at once, and the gateway returns to the page.
+    await page.waitForURL(`${base}/`);
+    await expectText(page.locator('#whoami'), 'Signed in as dana');
+    assert.equal((await gw.store.sessions.listForUser(dana.id)).length, 1);
+  });
+
   it('signs out here and at the provider, and comes back to the sign-in page', async () => {
     await page.goto(`${base}/_dashgate/logout`);
     await page.getByRole('button', { name: 'Sign out' }).click();

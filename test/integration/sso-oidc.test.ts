@@ -391,6 +391,13 @@ describe('single sign-on only (password.enabled: false)', () => {
     assert.doesNotMatch(body, /Forgot your password/);
   });
 
+  it("the page helper's dialog learns there is no password form, only the provider", async () => {
+    const info = (await (await fetch(`${gw.url}/_dashgate/api/session`)).json()) as { authenticated: boolean; passwords: boolean; providers: Array<{ id: string; name: string }> };
+    assert.equal(info.authenticated, false);
+    assert.equal(info.passwords, false);
+    assert.deepEqual(info.providers, [{ id: 'corp', name: 'Keycloak' }]);
+  });
+
   it('password sign-in and password reset are refused', async () => {
     const fields = hiddenFields(await (await fetch(`${gw.url}/_dashgate/login?signed_out=1`)).text());
     const res = await fetch(`${gw.url}/_dashgate/login`, {

@@ -49,11 +49,26 @@
         el('label', { for: 'dg-password', text: 'Password' }), pass,
         error, submit,
       ]);
+      // Single sign-on leaves the page for the provider (the page's state cannot come along), so it comes after the form.
+      var here = location.pathname + location.search;
+      var providers = el('div', { class: 'dg-sso' });
       var dialog = el('dialog', { class: 'dg-dialog', 'aria-labelledby': 'dg-title', 'aria-describedby': 'dg-lead' }, [
         el('h2', { id: 'dg-title', text: 'Session expired' }),
         el('p', { id: 'dg-lead', text: 'Sign in again to continue with ' + appName + '. Your page will stay as it is.' }),
         form,
+        providers,
       ]);
+      sessionInfo().then(function (info) {
+        (info.providers || []).forEach(function (provider) {
+          providers.appendChild(el('a', { class: 'dg-sso-link', href: prefix + '/sso/' + encodeURIComponent(provider.id) + '/start?next=' + encodeURIComponent(here), text: 'Sign in with ' + provider.name }));
+        });
+        if (info.passwords === false) {
+          form.hidden = true;
+          document.getElementById('dg-lead').textContent = 'Sign in again to continue with ' + appName + '.';
+          var first = providers.querySelector('a');
+          if (first) first.focus();
+        }
+      }).catch(function () { /* the password form still works */ });
       dialog.addEventListener('cancel', function (event) { event.preventDefault(); });
       form.addEventListener('submit', function (event) {
         event.preventDefault();
@@ -158,6 +173,7 @@
       '.dg-dialog form{display:flex;flex-direction:column;gap:.35rem}.dg-dialog label{font-weight:600;margin-top:.5rem}' +
       '.dg-dialog input{font:inherit;padding:.5rem .65rem;border:1px solid #cfd6e0;border-radius:8px}' +
       '.dg-primary{margin-top:1rem;font:inherit;font-weight:600;padding:.6rem;border:0;border-radius:8px;background:#1f5fbf;color:#fff;cursor:pointer}' +
+      '.dg-sso{display:flex;flex-direction:column;gap:.5rem;margin-top:.75rem}.dg-sso-link{display:block;text-align:center;padding:.55rem;border:1px solid #cfd6e0;border-radius:8px;color:#1f5fbf;font-weight:600;text-decoration:none}' +
       '.dg-error{color:#8a1c1c;background:#fdecec;padding:.5rem;border-radius:8px;margin:.5rem 0 0}' +
       '.dg-notice{position:fixed;left:50%;top:16px;transform:translateX(-50%);z-index:2147483001;background:#8a1c1c;color:#fff;padding:.5rem 1rem;border-radius:8px;font:14px system-ui,sans-serif}' +
       '.dg-badge :focus-visible,.dg-dialog :focus-visible{outline:3px solid #f0a500;outline-offset:2px}',
