@@ -7,7 +7,6 @@ import { CsrfGuard } from './auth/csrf.js';
 import { IdentityTokenIssuer } from './auth/identity-jwt.js';
 import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
-import { SsoClient } from './auth/sso/client.js';
 import { FlowSeal } from './auth/sso/flow-seal.js';
 import { resolveProviders } from './auth/sso/presets.js';
 import { SignInThrottle } from './auth/throttle.js';
@@ -188,8 +187,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     return gatewayBaseUrl({ server: { ...config.server, port: address.port } });
   };
 
+  // openid-client is loaded only when providers are configured.
   const ssoClient = ssoProviders.length
-    ? new SsoClient(ssoProviders, { redirectUri: (provider) => `${linkBase()}${prefix}/sso/${provider.id}/callback` })
+    ? new (await import('./auth/sso/client.js')).SsoClient(ssoProviders, { redirectUri: (provider) => `${linkBase()}${prefix}/sso/${provider.id}/callback` })
     : null;
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.

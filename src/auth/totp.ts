@@ -1,6 +1,4 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../store/types.js';
 
@@ -9,17 +7,22 @@ const PERIOD_S = 30;
 const TOLERANCE_S = 30;
 export const RECOVERY_CODE_COUNT = 10;
 
-export function newTotpSecret(): string {
-  return generateSecret();
+/** otplib is loaded at the first enrolment or code check, not at start-up. */
+const otplib = () => import('otplib');
+
+export async function newTotpSecret(): Promise<string> {
+  return (await otplib()).generateSecret();
 }
 
 /** The otpauth:// URI an authenticator app scans. */
-export function otpauthUri(issuer: string, username: string, secret: string): string {
-  return generateURI({ issuer, label: username, secret });
+export async function otpauthUri(issuer: string, username: string, secret: string): Promise<string> {
+  return (await otplib()).generateURI({ issuer, label: username, secret });
 }
 
 /** The URI as an inline SVG QR code, rendered on the server (the pages run no script). */
-export function qrSvg(uri: string): Promise<string> {
+export async function qrSvg(uri: string): Promise<string> {
+  // Loaded when someone enrols, not at start-up.
+  const QRCode = (await import('qrcode')).default;
   return QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
 }
 
@@ -27,7 +30,7 @@ export function qrSvg(uri: string): Promise<string> {
 export async function checkCode(secret: string, code: string, nowMs: number, afterTimeStep = 0): Promise<number | null> {
   const token = code.replace(/\s+/g, '');
   if (!/^\d{6}$/.test(token)) return null;
-  const result = await verify({ secret, token, epoch: Math.floor(nowMs / 1000), epochTolerance: TOLERANCE_S, period: PERIOD_S, ...(afterTimeStep > 0 ? { afterTimeStep } : {}) });
+  const result = await (await otplib()).verify({ secret, token, epoch: Math.floor(nowMs / 1000), epochTolerance: TOLERANCE_S, period: PERIOD_S, ...(afterTimeStep > 0 ? { afterTimeStep } : {}) });
   if (!result.valid) return null;
   // The TOTP strategy reports the matched step; fall back to computing it from the delta.
   const step = (result as { timeStep?: number }).timeStep;

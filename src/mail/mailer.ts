@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { MailMessage } from './messages.js';
@@ -24,7 +24,8 @@ export function createMailer(config: Pick<Config, 'mail' | 'data_dir' | 'brandin
   if (smtp) {
     const password = smtp.password_env ? env[smtp.password_env] : undefined;
     if (smtp.password_env && password === undefined) logger.warn({ variable: smtp.password_env }, 'mail.smtp.password_env names an environment variable that is not set');
-    const transport = nodemailer.createTransport({
+    // nodemailer is loaded at the first message, not at start-up: most requests never send mail.
+    const transport = lazy(async () => (await import('nodemailer')).default.createTransport({
       host: smtp.host,
       port: smtp.port,
       secure: smtp.security === 'tls',
@@ -34,21 +35,21 @@ export function createMailer(config: Pick<Config, 'mail' | 'data_dir' | 'brandin
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 20_000,
-    });
+    }));
     return {
       description: `smtp://${smtp.host}:${smtp.port} (${smtp.security})`,
       async send(message) {
-        await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
+        await (await transport()).sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
         logger.info({ to: message.to, subject: message.subject }, 'mail sent');
       },
     };
   }
   const outbox = join(config.data_dir, 'outbox');
-  const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const builder = lazy(async () => (await import('nodemailer')).default.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }));
   return {
     description: `outbox ${outbox}`,
     async send(message) {
-      const built = await builder.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
+      const built = await (await builder()).sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
       await mkdir(outbox, { recursive: true, mode: 0o700 });
       const file = join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`);
       await writeFile(file, built.message as Buffer, { mode: 0o600 });
@@ -56,4 +57,10 @@ export function createMailer(config: Pick<Config, 'mail' | 'data_dir' | 'brandin
       logger.info({ to: message.to, subject: message.subject, file, link: message.link }, 'mail written to outbox (no mail.smtp configured)');
     },
   };
+}
+
+/** Creates the value at the first call and returns the same one afterwards. */
+function lazy<T extends Transporter>(create: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | null = null;
+  return () => (made ??= create());
 }

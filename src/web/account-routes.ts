@@ -104,14 +104,14 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
   async function showSetup(reply: FastifyReply, identity: SignedIn, status: number, error?: string) {
     const factor = await ctx.store.factors.totp(identity.user.id);
     if (!factor || factor.confirmedAt !== null) return reply.redirect(accountPath, 303);
-    const svg = await qrSvg(otpauthUri(ctx.branding.appName, identity.user.username, factor.secret));
+    const svg = await qrSvg(await otpauthUri(ctx.branding.appName, identity.user.username, factor.secret));
     return sendPage(reply, status, renderTotpSetupPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), qrSvg: svg, secret: factor.secret, ...(error ? { error } : {}) }));
   }
 
   app.post(`${accountPath}/totp/setup`, async function startTotp(request, reply) {
     const identity = await signedIn(request, reply);
     if (!identity || !(await checkForm(request, reply, identity))) return reply;
-    if (!(await ctx.store.factors.startTotp(identity.user.id, newTotpSecret(), ctx.now()))) return show(reply, identity, 409, { error: 'Two-factor sign-in is already on.' });
+    if (!(await ctx.store.factors.startTotp(identity.user.id, await newTotpSecret(), ctx.now()))) return show(reply, identity, 409, { error: 'Two-factor sign-in is already on.' });
     return showSetup(reply, identity, 200);
   });
 

@@ -1,4 +1,3 @@
-import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readCookie } from '../auth/cookies.js';
@@ -19,6 +18,13 @@ const COOKIE = 'dashgate_webauthn';
  * /static/passkeys.js.
  */
 export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, seal: CeremonySeal): void {
+  // @simplewebauthn/server is large; it is loaded at the first passkey ceremony, not at start-up.
+  let webauthn: Promise<typeof import('@simplewebauthn/server')> | null = null;
+  const load = () => (webauthn ??= import('@simplewebauthn/server'));
+  const generateRegistrationOptions: (typeof import('@simplewebauthn/server'))['generateRegistrationOptions'] = async (...args) => (await load()).generateRegistrationOptions(...args);
+  const verifyRegistrationResponse: (typeof import('@simplewebauthn/server'))['verifyRegistrationResponse'] = async (...args) => (await load()).verifyRegistrationResponse(...args);
+  const generateAuthenticationOptions: (typeof import('@simplewebauthn/server'))['generateAuthenticationOptions'] = async (...args) => (await load()).generateAuthenticationOptions(...args);
+  const verifyAuthenticationResponse: (typeof import('@simplewebauthn/server'))['verifyAuthenticationResponse'] = async (...args) => (await load()).verifyAuthenticationResponse(...args);
   const base = ctx.prefix;
   const relyingParty = (request: FastifyRequest) => {
     const origin = ctx.expectedOrigin(request.scope);

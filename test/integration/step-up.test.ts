@@ -59,7 +59,7 @@ describe('second-factor policy and step-up', () => {
 
   it('asks a password-only session for its code before a step-up path, then lets the new session through', async () => {
     const before = await signIn(gw.url, 'sam', PASSWORD);
-    secret = newTotpSecret();
+    secret = await newTotpSecret();
     await gw.store.factors.startTotp(sam.id, secret, clock.now());
     await gw.store.factors.confirmTotp(sam.id, clock.now(), 0);
     const asked = await get('/payroll/march?x=1', { cookie: before });

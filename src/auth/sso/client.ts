@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import type { FlowState } from './flow-seal.js';
+import { SsoError } from './errors.js';
 import type { SsoProvider } from './presets.js';
 
 /** Who the provider says signed in, in the provider's own terms (before any mapping). */
@@ -18,15 +19,6 @@ export interface SsoProfile {
   multiFactor: boolean;
 }
 
-/** A sign-in that must not go on; `message` is safe to show (it holds no token or secret). */
-export class SsoError extends Error {
-  constructor(
-    readonly reason: 'provider_refused' | 'exchange_failed' | 'verification_failed' | 'provider_unavailable' | 'incomplete_profile',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const GITHUB_API_VERSION = '2022-11-28';
 
