@@ -6,6 +6,10 @@ import { notice, renderLayout, type Branding } from './pages.js';
 
 export interface AccountView {
   user: User;
+  /** false: the account signs in without a password (single sign-on): no password form. */
+  hasPassword?: boolean;
+  /** Names of the providers this account signs in with. */
+  signInProviders?: readonly string[];
   csrf: string;
   tokens: readonly ApiToken[];
   sessions: readonly SessionRecord[];
@@ -78,7 +82,12 @@ ${view.tokens.map(
 <button type="submit" class="button button-primary">Create token</button>
 </form>
 
-<h2 id="password-title">Change password</h2>
+${
+  view.hasPassword === false
+    ? html`<h2 id="password-title">Signing in</h2>
+<p>You sign in with ${view.signInProviders && view.signInProviders.length ? view.signInProviders.join(', ') : 'single sign-on'}; this account has no password here.</p>
+`
+    : html`<h2 id="password-title">Change password</h2>
 <form method="post" action="${branding.prefix}/account/password" class="form" aria-labelledby="password-title">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="text" name="username" autocomplete="username" value="${user.username}" hidden>
@@ -92,14 +101,21 @@ ${view.tokens.map(
 <button type="submit" class="button button-primary">Change password</button>
 </form>
 
+`
+}
 <h2 id="mfa-title">Two-factor sign-in</h2>
 ${
   view.twoFactor.enabled
     ? html`<p>On: signing in asks for a code from your authenticator app. ${view.twoFactor.recoveryCodesLeft} recovery code${view.twoFactor.recoveryCodesLeft === 1 ? '' : 's'} left.</p>
 <form method="post" action="${branding.prefix}/account/totp/manage" class="form" aria-labelledby="mfa-title">
 <input type="hidden" name="csrf" value="${view.csrf}">
-<label for="mfa-password">Current password</label>
-<input id="mfa-password" name="current" type="password" autocomplete="current-password" required>
+${
+  view.hasPassword === false
+    ? html`<label for="mfa-code">A current code from your app</label>
+<input id="mfa-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required>`
+    : html`<label for="mfa-password">Current password</label>
+<input id="mfa-password" name="current" type="password" autocomplete="current-password" required>`
+}
 <div class="actions">
 <button type="submit" name="action" value="recovery" class="button button-secondary">New recovery codes</button>
 <button type="submit" name="action" value="disable" class="button button-danger">Turn off</button>

@@ -6,7 +6,7 @@ import { passwordProblem } from '../auth/password-policy.js';
 import { verifyCredentials } from '../auth/sign-in.js';
 import { parseDuration } from '../config/duration.js';
 import type { Identity } from '../pipeline/identify.js';
-import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes } from '../auth/totp.js';
+import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes, verifyTotp } from '../auth/totp.js';
 import { renderAccountPage, renderRecoveryCodesPage, renderTotpSetupPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
@@ -40,17 +40,23 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     return null;
   }
 
+  const userHasPassword = async (username: string) => (await ctx.store.users.findByUsername(username))?.passwordHash != null;
+
   async function show(reply: FastifyReply, identity: SignedIn, status: number, extra: Partial<AccountView> = {}) {
     const tokens = await ctx.apiTokens.list(identity.user.id);
     const now = ctx.now();
     const sessions = (await ctx.store.sessions.listForUser(identity.user.id)).filter((s) => s.expiresAt > now).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
     const factor = await ctx.store.factors.totp(identity.user.id);
     const twoFactor = { enabled: factor?.confirmedAt != null, recoveryCodesLeft: factor?.confirmedAt != null ? await ctx.store.factors.unusedRecoveryCodes(identity.user.id) : 0 };
+    const hasPassword = await userHasPassword(identity.user.username);
+    const signInProviders = (await ctx.store.sso.listForUser(identity.user.id)).map((l) => ctx.sso?.client.provider(l.provider)?.name ?? l.provider);
     return sendPage(
       reply,
       status,
       renderAccountPage(ctx.branding, {
         user: identity.user,
+        hasPassword,
+        signInProviders,
         csrf: ctx.csrf.tokenForSession(identity.session.id),
         tokens,
         sessions,
@@ -133,9 +139,22 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     const identity = await signedIn(request, reply);
     if (!identity || !(await checkForm(request, reply, identity))) return reply;
     const { user } = identity;
-    const checked = await verifyCredentials({ store: ctx.store, throttle: ctx.throttle }, { username: user.username, password: formField(request.body, 'current'), ip: request.scope.clientIp });
-    if (!checked.ok) return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
     if ((await ctx.store.factors.totp(user.id))?.confirmedAt == null) return reply.redirect(accountPath, 303);
+    if (await userHasPassword(user.username)) {
+      const checked = await verifyCredentials({ store: ctx.store, throttle: ctx.throttle }, { username: user.username, password: formField(request.body, 'current'), ip: request.scope.clientIp });
+      if (!checked.ok) return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
+    } else {
+      // No password to confirm with (single sign-on): a current code from the app proves it instead, once, throttled like sign-in.
+      const ip = request.scope.clientIp;
+      const key = `mfa:${user.username}`;
+      const ok = await ctx.throttle.exclusive(key, ip, async () => {
+        if (!(await ctx.throttle.check(key, ip)).allowed) return null;
+        const valid = await verifyTotp(ctx.store, user.id, formField(request.body, 'code'), ctx.now);
+        if (!valid) await ctx.throttle.recordFailure(key, ip);
+        return valid;
+      });
+      if (!ok) return show(reply, identity, ok === null ? 429 : 400, { error: ok === null ? 'Too many wrong codes. Wait a moment and try again.' : 'That code is not right, or was already used.' });
+    }
     if (formField(request.body, 'action') === 'disable') {
       await ctx.store.factors.removeTotp(user.id);
       ctx.secondFactor.forget(user.id);

@@ -82,7 +82,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const next = safeNextPath(formField(body, 'next'));
     const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
-    if (!user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
+    if (!challenge || !user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
     const again = async (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, error, ...(await factorsOf(ctx, user.id)), secondStep: true }));
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
       return again(403, 'The form expired or came from another site. Please try again.');
@@ -97,8 +97,8 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
       return again(401, 'That code is not right, or was already used. Codes change every 30 seconds.');
     }
     reply.header('set-cookie', mfaCookie(ctx, '', 0));
-    const session = await startSession(ctx, request, reply, user, `${challenge!.firstFactor}+${outcome.method}`);
-    await keepCarriedIdToken(ctx, request, reply, session, challenge!.firstFactor);
+    const session = await startSession(ctx, request, reply, user, `${challenge.firstFactor}+${outcome.method}`);
+    await keepCarriedIdToken(ctx, request, reply, session, challenge.firstFactor);
     return reply.redirect(next, 303);
   });
 

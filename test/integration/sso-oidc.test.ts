@@ -348,6 +348,25 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
     // The ID token crossed the second step (sealed in a cookie under /login) for sign-out at the provider.
     assert.equal((await gw.store.sso.idTokenOf(session!.id))?.provider, 'corp');
     assert.ok(res.headers.getSetCookie().some((c) => /^dashgate_sso_idt=;.*Max-Age=0/.test(c)), 'the carrier cookie is cleared');
+
+    // The account page of an account without a password: no password form; a code confirms changes to 2FA.
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('dashgate_session='))!.split(';')[0]!;
+    const account = await (await fetch(`${gw.url}/_dashgate/account`, { headers: { cookie } })).text();
+    assert.match(account, /You sign in with Corp SSO; this account has no password here\./);
+    assert.doesNotMatch(account, /Change password/);
+    assert.match(account, /id="mfa-code"/);
+    const manage = (code: string) =>
+      fetch(`${gw.url}/_dashgate/account/totp/manage`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf: hiddenFields(account).csrf!, action: 'disable', code }).toString(),
+      });
+    assert.equal((await manage('000000')).status, 400);
+    const off = await manage(await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
+    assert.equal(off.status, 303);
+    assert.equal(off.headers.get('location'), '/_dashgate/account?done=mfa_off');
+    assert.equal((await gw.store.factors.totp(carl.id))?.confirmedAt ?? null, null);
   });
 });
 

@@ -63,9 +63,8 @@ export async function resolveAccount(deps: { store: Store; now: Clock }, provide
       const existing = await store.users.findByEmail(verifiedEmail);
       // Only an ordinary, active account whose address is known to be its owner's is linked by
       // email. An administrator's account, a pending one, or a sign-up that never confirmed its
-      // address would hand the account to whoever the provider says has that address (or to
-      // whoever typed it in): an administrator links those explicitly (dashgate users link).
-      // An address typed in at self-service sign-up and never confirmed is the sign-up's claim, not a fact.
+      // address (the address is then only the sign-up's claim) would hand the account to whoever
+      // the provider says has that address: an administrator links those (dashgate users link).
       const unproven = existing ? await store.emailTokens.addressEvidence(existing.id).then((e) => e.verifyIssued && !e.proven) : false;
       if (existing && (existing.isAdmin || existing.status !== 'active' || unproven)) {
         return { ok: false, reason: 'link_refused', message: `An account with the email ${verifiedEmail} exists here but cannot be linked automatically. Ask an administrator to link it to ${provider.name}.` };
