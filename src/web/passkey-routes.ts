@@ -4,6 +4,7 @@ import { readCookie } from '../auth/cookies.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { CeremonySeal } from '../auth/passkeys.js';
+import type { Passkey } from '../store/factors.js';
 import { formField, type WebContext } from './context.js';
 import { MFA_COOKIE, mfaCookie, startSession } from './login-routes.js';
 import { keepCarriedIdToken } from './sso-id-token.js';
@@ -19,12 +20,8 @@ const COOKIE = 'dashgate_webauthn';
  */
 export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, seal: CeremonySeal): void {
   // @simplewebauthn/server is large; it is loaded at the first passkey ceremony, not at start-up.
-  let webauthn: Promise<typeof import('@simplewebauthn/server')> | null = null;
-  const load = () => (webauthn ??= import('@simplewebauthn/server'));
-  const generateRegistrationOptions: (typeof import('@simplewebauthn/server'))['generateRegistrationOptions'] = async (...args) => (await load()).generateRegistrationOptions(...args);
-  const verifyRegistrationResponse: (typeof import('@simplewebauthn/server'))['verifyRegistrationResponse'] = async (...args) => (await load()).verifyRegistrationResponse(...args);
-  const generateAuthenticationOptions: (typeof import('@simplewebauthn/server'))['generateAuthenticationOptions'] = async (...args) => (await load()).generateAuthenticationOptions(...args);
-  const verifyAuthenticationResponse: (typeof import('@simplewebauthn/server'))['verifyAuthenticationResponse'] = async (...args) => (await load()).verifyAuthenticationResponse(...args);
+  let loaded: Promise<typeof import('@simplewebauthn/server')> | null = null;
+  const webauthn = () => (loaded ??= import('@simplewebauthn/server'));
   const base = ctx.prefix;
   const relyingParty = (request: FastifyRequest) => {
     const origin = ctx.expectedOrigin(request.scope);
@@ -34,6 +31,27 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
   const fail = (reply: FastifyReply, status: number, message: string) => reply.code(status).header('cache-control', 'no-store').send({ ok: false, message });
   const sameOrigin = (request: FastifyRequest) => isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope));
 
+  /** Verifies a passkey's signed answer to `challenge` and records its new counter; null when it holds, else why not. */
+  async function checkAssertion(request: FastifyRequest, response: AuthenticationResponseJSON, challenge: string, passkey: Passkey): Promise<'bad_signature' | 'counter_or_signature' | null> {
+    const { origin, rpID } = relyingParty(request);
+    let verified;
+    try {
+      verified = await (await webauthn()).verifyAuthenticationResponse({
+        response,
+        expectedChallenge: challenge,
+        expectedOrigin: origin,
+        expectedRPID: rpID,
+        credential: { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports as never },
+        requireUserVerification: true,
+      });
+    } catch {
+      return 'bad_signature';
+    }
+    // A counter that fails to grow (a cloned authenticator) is refused by the conditional update.
+    if (!verified.verified || !(await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, ctx.now()))) return 'counter_or_signature';
+    return null;
+  }
+
   // ---- registration (signed in) -------------------------------------------------------------
 
   app.post(`${base}/account/passkeys/options`, async function registrationOptions(request, reply) {
@@ -42,7 +60,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     if (!sameOrigin(request) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) return fail(reply, 403, 'The page expired. Reload it and try again.');
     const { rpID } = relyingParty(request);
     const existing = await ctx.store.factors.passkeysOf(identity.user.id);
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: ctx.branding.appName,
       rpID,
       userName: identity.user.username,
@@ -66,7 +84,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     const { origin, rpID } = relyingParty(request);
     let verified;
     try {
-      verified = await verifyRegistrationResponse({
+      verified = await (await webauthn()).verifyRegistrationResponse({
         response: (request.body as { response?: RegistrationResponseJSON }).response!,
         expectedChallenge: ceremony.challenge,
         expectedOrigin: origin,
@@ -106,7 +124,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
 
   app.post(`${base}/login/passkey/options`, async function authenticationOptions(request, reply) {
     if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const options = await generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: [] });
+    const options = await (await webauthn()).generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: [] });
     reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, null), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
@@ -127,21 +145,8 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     };
     if (!ceremony || !passkey || !user) return refuse(!ceremony ? 'expired_challenge' : 'unknown_passkey');
     if (user.status !== 'active') return refuse(`status_${user.status}`);
-    const { origin, rpID } = relyingParty(request);
-    let verified;
-    try {
-      verified = await verifyAuthenticationResponse({
-        response: response!,
-        expectedChallenge: ceremony.challenge,
-        expectedOrigin: origin,
-        expectedRPID: rpID,
-        credential: { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports as never },
-        requireUserVerification: true,
-      });
-    } catch {
-      return refuse('bad_signature');
-    }
-    if (!verified.verified || !(await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, ctx.now()))) return refuse('counter_or_signature');
+    const problem = await checkAssertion(request, response!, ceremony.challenge, passkey);
+    if (problem) return refuse(problem);
     reply.header('set-cookie', sealCookie('', 0));
     await startSession(ctx, request, reply, user, 'passkey');
     return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
@@ -154,7 +159,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     if (!challenge) return fail(reply, 401, 'The sign-in expired. Start again.');
     const passkeys = await ctx.store.factors.passkeysOf(challenge.userId);
-    const options = await generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports as never })) });
+    const options = await (await webauthn()).generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports as never })) });
     reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, challenge.userId), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
@@ -180,21 +185,8 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
       // The ceremony and the passkey must both belong to the user who passed the first step.
       if (!ceremony || ceremony.userId !== user.id) return refuse('expired_challenge');
       if (!passkey || passkey.userId !== user.id) return refuse('not_this_users_passkey');
-      const { origin, rpID } = relyingParty(request);
-      let verified;
-      try {
-        verified = await verifyAuthenticationResponse({
-          response: response!,
-          expectedChallenge: ceremony.challenge,
-          expectedOrigin: origin,
-          expectedRPID: rpID,
-          credential: { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports as never },
-          requireUserVerification: true,
-        });
-      } catch {
-        return refuse('bad_signature');
-      }
-      if (!verified.verified || !(await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, ctx.now()))) return refuse('counter_or_signature');
+      const problem = await checkAssertion(request, response!, ceremony.challenge, passkey);
+      if (problem) return refuse(problem);
       await ctx.throttle.recordSuccess(key);
       reply.header('set-cookie', sealCookie('', 0)).header('set-cookie', mfaCookie(ctx, '', 0));
       const session = await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);

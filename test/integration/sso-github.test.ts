@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 import { startGithubStandIn, type GithubStandIn } from '../helpers/github-standin.js';
+import { finishSso, startSso } from '../helpers/sso-flow.js';
 
 const SECRET = 'github oauth app secret';
 
@@ -70,15 +71,11 @@ describe('single sign-on with GitHub (local stand-in for github.com and api.gith
   });
 
   async function signInAs(login: string, edit?: (callback: URL) => void) {
-    const start = await fetch(`${gw.url}/_dashgate/sso/github/start?next=%2Fboard`, { redirect: 'manual' });
-    assert.equal(start.status, 303);
-    const authorize = new URL(start.headers.get('location')!);
-    const flowCookie = start.headers.getSetCookie().find((c) => c.startsWith('dashgate_sso='))!.split(';')[0]!;
+    const begun = await startSso(gw.url, 'github', '/board');
+    const authorize = new URL(begun.authorizationUrl);
     const callback = new URL(gh.approve(authorize.href, login));
     edit?.(callback);
-    const done = await fetch(callback, { redirect: 'manual', headers: { cookie: flowCookie } });
-    const session = done.headers.getSetCookie().find((c) => c.startsWith('dashgate_session=') && !c.startsWith('dashgate_session=;'));
-    return { authorize, done, body: (await done.text()).replaceAll('&quot;', '"'), session: session?.split(';')[0] ?? null };
+    return { authorize, ...(await finishSso(callback.href, begun.flowCookie)) };
   }
 
   it('asks GitHub for read:user, user:email and read:org with PKCE (S256) and state, and no nonce', async () => {

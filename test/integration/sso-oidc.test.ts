@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { generate } from 'otplib';
 import { createUser, freePort, hiddenFields, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 import { startTestOp, type TestOp } from '../helpers/oidc-op.js';
+import { finishSso, startSso, type SsoFlow } from '../helpers/sso-flow.js';
 
 /**
  * Single sign-on against a real OpenID Provider (oidc-provider, in this process), over HTTP: the
@@ -12,16 +13,6 @@ import { startTestOp, type TestOp } from '../helpers/oidc-op.js';
  */
 const SECRET = 'corp client secret, only in the environment';
 const ENV = { CORP_SECRET: SECRET, OTHER_SECRET: 'other client secret' };
-
-interface Flow {
-  /** The gateway's answer to the callback. */
-  done: Response;
-  body: string;
-  /** The session cookie pair, when a session started. */
-  session: string | null;
-  callbackUrl: string;
-  flowCookie: string;
-}
 
 describe('single sign-on with OpenID Connect (real provider)', () => {
   let op: TestOp;
@@ -86,20 +77,16 @@ describe('single sign-on with OpenID Connect (real provider)', () => {
   });
 
   /** Start at the gateway, sign in at the provider as `login`, come back with the flow cookie. */
-  async function ssoSignIn(provider: TestOp, providerId: string, login: string, options: { next?: string; editAuthorizationUrl?: (url: URL) => void; editCallbackUrl?: (url: URL) => void } = {}): Promise<Flow> {
-    const start = await fetch(`${gw.url}/_dashgate/sso/${providerId}/start?next=${encodeURIComponent(options.next ?? '/')}`, { redirect: 'manual' });
-    assert.equal(start.status, 303, await start.text());
-    const flowCookie = start.headers.getSetCookie().find((c) => c.startsWith('dashgate_sso='))!.split(';')[0]!;
-    const authorizationUrl = new URL(start.headers.get('location')!);
+  async function ssoSignIn(provider: TestOp, providerId: string, login: string, options: { next?: string; editAuthorizationUrl?: (url: URL) => void; editCallbackUrl?: (url: URL) => void } = {}): Promise<SsoFlow> {
+    const begun = await startSso(gw.url, providerId, options.next ?? '/');
+    const authorizationUrl = new URL(begun.authorizationUrl);
     options.editAuthorizationUrl?.(authorizationUrl);
     const callback = new URL(await provider.authorize(authorizationUrl.href, login));
     options.editCallbackUrl?.(callback);
-    const done = await fetch(callback, { redirect: 'manual', headers: { cookie: flowCookie } });
-    const session = done.headers.getSetCookie().find((c) => c.startsWith('dashgate_session=') && !c.startsWith('dashgate_session=;'));
-    return { done, body: (await done.text()).replaceAll('&quot;', '"'), session: session ? session.split(';')[0]! : null, callbackUrl: callback.href, flowCookie };
+    return finishSso(callback.href, begun.flowCookie);
   }
 
-  async function assertRefused(flow: Flow, status: number, message: RegExp): Promise<void> {
+  async function assertRefused(flow: SsoFlow, status: number, message: RegExp): Promise<void> {
     assert.equal(flow.done.status, status, flow.body);
     assert.match(flow.done.headers.get('content-type') ?? '', /text\/html/);
     assert.match(flow.body, message);

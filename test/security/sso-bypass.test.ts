@@ -9,6 +9,7 @@ import { testClock } from '../helpers/clock.js';
 import { startGithubStandIn, type GithubStandIn } from '../helpers/github-standin.js';
 import { createUser, freePort, hiddenFields, rawRequest, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 import { startTestOp, type OpAccount, type TestOp } from '../helpers/oidc-op.js';
+import { cookiePair, finishSso as callback, startSso as start, type SsoFlow as Flow } from '../helpers/sso-flow.js';
 
 /**
  * Trying to break single sign-on from the outside, over real HTTP: a real OpenID Provider
@@ -18,22 +19,6 @@ import { startTestOp, type OpAccount, type TestOp } from '../helpers/oidc-op.js'
  */
 const ENV = { CORP_SECRET: 'corp client secret', PARTNER_SECRET: 'partner client secret', GH_SECRET: 'github app secret', CLOCK_SECRET: 'clock client secret' };
 const TOTP_SECRETS = { tia: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', tom: 'KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF' };
-
-interface Flow {
-  done: Response;
-  body: string;
-  /** The session cookie pair, when a session started. */
-  session: string | null;
-  setCookies: string[];
-  callbackUrl: string;
-  flowCookie: string;
-}
-
-/** The first "name=value" of a Set-Cookie list for `name` that is not a removal. */
-function cookiePair(setCookies: string[], name: string): string | null {
-  const line = setCookies.find((c) => c.startsWith(`${name}=`) && !c.startsWith(`${name}=;`));
-  return line ? line.split(';')[0]! : null;
-}
 
 /** A browser's cookie store, as far as Path and removal go (RFC 6265 §5.1.4 path-match). */
 class BrowserJar {
@@ -191,27 +176,15 @@ describe('single sign-on under attack', () => {
     op.tamper = null;
   });
 
-  async function start(gateway: TestGateway, providerId: string, next = '/'): Promise<{ flowCookie: string; authorizationUrl: string; setCookies: string[] }> {
-    const res = await fetch(`${gateway.url}/_dashgate/sso/${providerId}/start?next=${encodeURIComponent(next)}`, { redirect: 'manual' });
-    assert.equal(res.status, 303, await res.text());
-    return { flowCookie: cookiePair(res.headers.getSetCookie(), 'dashgate_sso')!, authorizationUrl: res.headers.get('location')!, setCookies: res.headers.getSetCookie() };
-  }
-
-  async function callback(url: string, cookie: string | null, extraHeaders: Record<string, string> = {}): Promise<Flow> {
-    const done = await fetch(url, { redirect: 'manual', headers: { ...(cookie ? { cookie } : {}), ...extraHeaders } });
-    const setCookies = done.headers.getSetCookie();
-    return { done, body: (await done.text()).replaceAll('&quot;', '"'), session: cookiePair(setCookies, 'dashgate_session'), setCookies, callbackUrl: url, flowCookie: cookie ?? '' };
-  }
-
   /** Start at the gateway, sign in at the provider as `login`, come back with the flow cookie. */
   async function ssoSignIn(provider: TestOp, providerId: string, login: string, options: { next?: string; gateway?: TestGateway } = {}): Promise<Flow> {
-    const begun = await start(options.gateway ?? gw, providerId, options.next ?? '/');
+    const begun = await start((options.gateway ?? gw).url, providerId, options.next ?? '/');
     const callbackUrl = await provider.authorize(begun.authorizationUrl, login);
     return callback(callbackUrl, begun.flowCookie);
   }
 
   async function githubSignIn(login: string): Promise<Flow> {
-    const begun = await start(gw, 'github');
+    const begun = await start(gw.url, 'github');
     return callback(gh.approve(begun.authorizationUrl, login), begun.flowCookie);
   }
 
@@ -244,14 +217,14 @@ describe('single sign-on under attack', () => {
 
   it("login CSRF: the attacker's callback (their code and state) finishing in the victim's browser signs nobody in, and the code is not even redeemed", async () => {
     // The attacker starts a flow in their own browser and stops at the callback URL, unused.
-    const attacker = await start(gw, 'corp');
+    const attacker = await start(gw.url, 'corp');
     const attackersCallback = await op.authorize(attacker.authorizationUrl, 'mal');
     const redeemed = op.tokenRequests.ok;
     // The victim's browser: no flow at all, then with a flow of its own.
     const bare = await callback(attackersCallback, null);
     assert.equal(bare.done.status, 400, bare.body);
     assert.equal(bare.session, null);
-    const victim = await start(gw, 'corp');
+    const victim = await start(gw.url, 'corp');
     const mixed = await callback(attackersCallback, victim.flowCookie);
     assert.equal(mixed.done.status, 400, mixed.body);
     assert.match(mixed.body, /state/);
@@ -261,8 +234,8 @@ describe('single sign-on under attack', () => {
   });
 
   it("a flow cookie started for one provider is refused at another provider's callback", async () => {
-    const corp = await start(gw, 'corp');
-    const partnerFlow = await start(gw, 'partner');
+    const corp = await start(gw.url, 'corp');
+    const partnerFlow = await start(gw.url, 'partner');
     const partnerCallback = await partner.authorize(partnerFlow.authorizationUrl, 'pat');
     const crossed = await callback(partnerCallback, corp.flowCookie);
     assert.equal(crossed.done.status, 400, crossed.body);
@@ -271,7 +244,7 @@ describe('single sign-on under attack', () => {
   });
 
   it('a tampered, truncated, oversize or foreign-key flow cookie is refused before anything is redeemed', async () => {
-    const begun = await start(gw, 'corp');
+    const begun = await start(gw.url, 'corp');
     const callbackUrl = await op.authorize(begun.authorizationUrl, 'ana');
     const value = begun.flowCookie.slice('dashgate_sso='.length);
     const flipped = value.slice(0, 40) + (value[40] === 'A' ? 'B' : 'A') + value.slice(41);
@@ -283,7 +256,7 @@ describe('single sign-on under attack', () => {
       assert.equal(res.session, null);
     }
     // A flow sealed by another gateway (another key) is foreign here.
-    const other = await start(clockGw, 'corp');
+    const other = await start(clockGw.url, 'corp');
     assert.equal((await callback(callbackUrl, other.flowCookie)).done.status, 400);
     assert.equal(op.tokenRequests.ok, redeemed);
     // The untouched cookie still works: the refusals above were about the cookie only.
@@ -292,7 +265,7 @@ describe('single sign-on under attack', () => {
   });
 
   it("the flow cookie expires after FlowSeal.TTL_MS by the gateway's clock, and is refused after a successful sign-in (replay)", async () => {
-    const late = await start(clockGw, 'corp');
+    const late = await start(clockGw.url, 'corp');
     const lateCallback = await op.authorize(late.authorizationUrl, 'vic');
     clock.advance(FlowSeal.TTL_MS + 1000);
     const redeemed = op.tokenRequests.ok;
@@ -301,7 +274,7 @@ describe('single sign-on under attack', () => {
     assert.match(expired.body, /in the last 10 minutes/);
     assert.equal(op.tokenRequests.ok, redeemed, 'an expired flow redeems nothing');
 
-    const inTime = await start(clockGw, 'corp');
+    const inTime = await start(clockGw.url, 'corp');
     const inTimeCallback = await op.authorize(inTime.authorizationUrl, 'vic');
     clock.advance(FlowSeal.TTL_MS - 5000);
     const ok = await callback(inTimeCallback, inTime.flowCookie);
@@ -591,7 +564,7 @@ describe('single sign-on under attack', () => {
   it('an account disabled after the flow started stays out; a deleted account takes its provider link with it', async () => {
     assert.equal((await ssoSignIn(op, 'corp', 'dan')).done.status, 303);
     const dan = (await gw.store.users.findByUsername('dan'))!;
-    const begun = await start(gw, 'corp');
+    const begun = await start(gw.url, 'corp');
     await gw.store.users.setStatus(dan.id, 'disabled');
     const flow = await callback(await op.authorize(begun.authorizationUrl, 'dan'), begun.flowCookie);
     assert.equal(flow.done.status, 403, flow.body);
