@@ -19,6 +19,18 @@ export function serializeSessionCookie(policy: CookiePolicy, token: string, maxA
   return parts.join('; ');
 }
 
+/**
+ * `Set-Cookie` value for one of the gateway's short-lived ceremony cookies (sign-in flow, second
+ * step, passkey challenge): HttpOnly, scoped to the `path` of the routes that read it (so the app
+ * never receives it), Secure when the session cookie is. A `maxAgeSeconds` of 0 removes it.
+ */
+export function serializeScopedCookie(policy: Pick<CookiePolicy, 'secure'>, cookie: { name: string; value: string; path: string; maxAgeSeconds: number; sameSite?: 'Lax' | 'Strict' }): string {
+  const parts = [`${cookie.name}=${cookie.value}`, `Path=${cookie.path}`, 'HttpOnly', `SameSite=${cookie.sameSite ?? 'Lax'}`];
+  if (policy.secure) parts.push('Secure');
+  parts.push(`Max-Age=${Math.max(0, Math.floor(cookie.maxAgeSeconds))}`);
+  return parts.join('; ');
+}
+
 /** `Set-Cookie` value that removes the session cookie. */
 export function serializeClearedCookie(policy: CookiePolicy): string {
   return serializeSessionCookie(policy, '', 0);

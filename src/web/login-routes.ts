@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { readCookie, serializeClearedCookie, serializeSessionCookie } from '../auth/cookies.js';
+import { readCookie, serializeClearedCookie, serializeScopedCookie, serializeSessionCookie } from '../auth/cookies.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { verifyCredentials } from '../auth/sign-in.js';
@@ -248,7 +248,7 @@ async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, i
 
 /** The challenge cookie lives only under /login, so the app never receives it. */
 export function mfaCookie(ctx: WebContext, value: string, maxAgeSeconds: number): string {
-  return [`${MFA_COOKIE}=${value}`, `Path=${ctx.prefix}/login`, 'HttpOnly', 'SameSite=Lax', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${Math.floor(maxAgeSeconds)}`].join('; ');
+  return serializeScopedCookie(ctx.cookie, { name: MFA_COOKIE, value, path: `${ctx.prefix}/login`, maxAgeSeconds });
 }
 
 export function sendPage(reply: FastifyReply, status: number, page: string): FastifyReply {

@@ -1,6 +1,6 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { readCookie } from '../auth/cookies.js';
+import { readCookie, serializeScopedCookie } from '../auth/cookies.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { CeremonySeal } from '../auth/passkeys.js';
@@ -27,7 +27,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     const origin = ctx.expectedOrigin(request.scope);
     return { origin, rpID: new URL(origin).hostname };
   };
-  const sealCookie = (value: string, maxAge: number) => [`${COOKIE}=${value}`, `Path=${base}`, 'HttpOnly', 'SameSite=Strict', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${maxAge}`].join('; ');
+  const sealCookie = (value: string, maxAgeSeconds: number) => serializeScopedCookie(ctx.cookie, { name: COOKIE, value, path: base, maxAgeSeconds, sameSite: 'Strict' });
   const fail = (reply: FastifyReply, status: number, message: string) => reply.code(status).header('cache-control', 'no-store').send({ ok: false, message });
   const sameOrigin = (request: FastifyRequest) => isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope));
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { readCookie } from '../auth/cookies.js';
+import { readCookie, serializeScopedCookie } from '../auth/cookies.js';
 import type { Session } from '../auth/sessions.js';
 import type { WebContext } from './context.js';
 
@@ -7,7 +7,7 @@ import type { WebContext } from './context.js';
 export const ID_TOKEN_COOKIE = 'dashgate_sso_idt';
 
 export function idTokenCookie(ctx: WebContext, value: string, maxAgeSeconds: number): string {
-  return [`${ID_TOKEN_COOKIE}=${value}`, `Path=${ctx.prefix}/login`, 'HttpOnly', 'SameSite=Lax', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${Math.floor(maxAgeSeconds)}`].join('; ');
+  return serializeScopedCookie(ctx.cookie, { name: ID_TOKEN_COOKIE, value, path: `${ctx.prefix}/login`, maxAgeSeconds });
 }
 
 /**

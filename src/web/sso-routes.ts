@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { readCookie } from '../auth/cookies.js';
+import { readCookie, serializeScopedCookie } from '../auth/cookies.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { resolveAccount } from '../auth/sso/accounts.js';
 import type { SsoClient } from '../auth/sso/client.js';
@@ -21,7 +21,7 @@ const FLOW_COOKIE = 'dashgate_sso';
 export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client: SsoClient, seal: FlowSeal): void {
   const base = `${ctx.prefix}/sso`;
   const flowCookie = (value: string, maxAgeSeconds: number) =>
-    [`${FLOW_COOKIE}=${value}`, `Path=${base}/`, 'HttpOnly', 'SameSite=Lax', ...(ctx.cookie.secure ? ['Secure'] : []), `Max-Age=${Math.floor(maxAgeSeconds)}`].join('; ');
+    serializeScopedCookie(ctx.cookie, { name: FLOW_COOKIE, value, path: `${base}/`, maxAgeSeconds });
   const failurePage = (reply: FastifyReply, status: number, providerId: string, title: string, message: string, next = '/') =>
     sendPage(
       reply.header('set-cookie', flowCookie('', 0)).header('cache-control', 'no-store'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readCookie, removeCookie, serializeClearedCookie, serializeSessionCookie, sessionCookieName } from '../../src/auth/cookies.js';
+import { readCookie, removeCookie, serializeClearedCookie, serializeScopedCookie, serializeSessionCookie, sessionCookieName } from '../../src/auth/cookies.js';
 
 describe('session cookie attributes', () => {
   it('over plain HTTP: HttpOnly, SameSite=Lax, Path=/, no Secure, no __Host- prefix', () => {
@@ -56,5 +56,15 @@ describe('same-origin check for gateway forms', () => {
     assert.equal(isSameOriginRequest(req({ origin: 'http://dash.example.com' }), origin), false, 'scheme matters');
     assert.equal(isSameOriginRequest(req({ 'sec-fetch-site': 'same-site' }), origin), false, 'a sibling subdomain is another origin');
     assert.equal(isSameOriginRequest(req({ 'sec-fetch-site': 'cross-site' }), origin), false);
+  });
+});
+
+describe('serializeScopedCookie', () => {
+  it('scopes a ceremony cookie to its routes, HttpOnly, Lax unless asked, Secure with the session cookie', () => {
+    assert.equal(serializeScopedCookie({ secure: false }, { name: 'dashgate_sso', value: 'abc', path: '/_dashgate/sso/', maxAgeSeconds: 600 }), 'dashgate_sso=abc; Path=/_dashgate/sso/; HttpOnly; SameSite=Lax; Max-Age=600');
+    assert.equal(serializeScopedCookie({ secure: true }, { name: 'w', value: 'x', path: '/p', maxAgeSeconds: 299.9, sameSite: 'Strict' }), 'w=x; Path=/p; HttpOnly; SameSite=Strict; Secure; Max-Age=299');
+  });
+  it('removes it with an empty value and Max-Age=0', () => {
+    assert.equal(serializeScopedCookie({ secure: false }, { name: 'dashgate_mfa', value: '', path: '/_dashgate/login', maxAgeSeconds: -5 }), 'dashgate_mfa=; Path=/_dashgate/login; HttpOnly; SameSite=Lax; Max-Age=0');
   });
 });
