@@ -16,7 +16,7 @@ export interface RunningGateway {
  * no user yet, and warns when cookies cannot be Secure (plain HTTP).
  */
 export async function startGateway(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningGateway> {
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, logger);
   let gateway: Gateway;
   try {
     gateway = await buildApp(config, { store, logger });

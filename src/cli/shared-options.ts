@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { createLogLimiter } from '../ops/log-limiter.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, ConfigInput } from '../config/schema.js';
 import { canonicalUsername } from '../auth/usernames.js';
@@ -46,8 +48,14 @@ export function configFromFlags(flags: CommonFlags, extra: ConfigInput = {}): Co
   return loadConfig({ file: flags.config, env: process.env, overrides });
 }
 
-export async function openConfiguredStore(config: Config): Promise<Store> {
-  return openStore({ url: config.database.url, dataDir: config.data_dir });
+/** Opens the configured store; pooled connections that fail while idle are reported through `logger`, never fatal. */
+export async function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
+  const logLimited = logger ? createLogLimiter(logger) : null;
+  return openStore({
+    url: config.database.url,
+    dataDir: config.data_dir,
+    onPoolError: (err) => logLimited?.('warn', 'store.connection_lost', { err: { message: err.message, code: (err as { code?: string }).code } }, 'a database connection was lost; it is replaced at the next query'),
+  });
 }
 
 /** Opens the configured store for one command and always closes it. */

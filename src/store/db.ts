@@ -16,7 +16,7 @@ export interface OpenedDatabase {
  * Opens the database named by `url` (`postgres://…`, `sqlite:<file>`) or, when empty, SQLite at
  * `<dataDir>/dashgate.db` in WAL mode. `searchPath` pins a PostgreSQL schema (used by tests).
  */
-export async function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string }): Promise<OpenedDatabase> {
+export async function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string; onPoolError?: (err: Error) => void }): Promise<OpenedDatabase> {
   const url = options.url;
   if (url !== undefined && /^postgres(ql)?:/.test(url)) {
     // Loaded only when PostgreSQL is configured: a SQLite deployment never pays for the driver.
@@ -26,8 +26,16 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
+      // Seen in pg_stat_activity (and what an operator terminates); a URL's application_name wins.
+      application_name: 'dashgate',
+      // A database that does not answer must not hold requests forever: fail, answer 503, retry later.
+      connectionTimeoutMillis: 5000,
       ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
     });
+    // pg-pool re-emits the error of an idle pooled connection (the server restarted, a failover,
+    // pg_terminate_backend) on the pool; with no listener Node ends the process. The broken
+    // connection is already out of the pool and the next query opens a new one.
+    pool.on('error', (err) => options.onPoolError?.(err));
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
   }
   let file: string;

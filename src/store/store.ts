@@ -38,13 +38,15 @@ export interface OpenStoreOptions {
   now?: Clock;
   /** PostgreSQL schema to use (created if missing); tests isolate themselves with it. */
   schema?: string;
+  /** A pooled database connection failed while idle (PostgreSQL restarted); the pool replaces it. */
+  onPoolError?: (err: Error) => void;
 }
 
 /** Opens the configured database and applies pending migrations. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const now = options.now ?? Date.now;
   if (options.schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new TypeError('schema must be a plain lower-case identifier');
-  const opened = await openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}) });
+  const opened = await openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}), ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}) });
   try {
     if (options.schema && opened.dialect === 'postgres') await opened.db.schema.createSchema(options.schema).ifNotExists().execute();
     await migrateToLatest(opened);
