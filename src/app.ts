@@ -316,6 +316,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
     recheckMs: Math.max(1000, config.session.cache_ttl),
     signIdentity,
+    serveAsRequest: (req, res) => app.server.emit('request', req, res),
   });
   app.server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own

@@ -31,6 +31,8 @@ export function registerAccessCommands(program: Command, out: (line: string) => 
           if (err instanceof GatewayError) throw new UsageError(`the gateway refuses this path with 400 before any rule: ${err.message}`);
           throw err;
         }
+        const hostname = host ? normalizeHost(host) : '';
+        if (hostname === null) throw new UsageError(`the gateway refuses the host ${JSON.stringify(host)} with 400 before any rule`);
         let user: User | null = null;
         if (flags.user) {
           const found = await requireUser(store, flags.user);
@@ -44,7 +46,7 @@ export function registerAccessCommands(program: Command, out: (line: string) => 
         out(`${method} ${canonical.path}${host ? ` on host ${host}` : ''} by ${who}`);
         if (canonical.matchPath !== canonical.path) out(`  rules see ${canonical.matchPath} (";params" removed)`);
         const effectiveUser = user?.status === 'active' ? user : null;
-        const result = authorizer.rules.explain({ matchPath: canonical.matchPath, hostname: normalizeHost(host), method }, effectiveUser);
+        const result = authorizer.rules.explain({ matchPath: canonical.matchPath, hostname, method }, effectiveUser);
         for (const line of result.lines) out(line);
         let verdict = result.verdict;
         if (flags.output && flags.output.length > 0) {

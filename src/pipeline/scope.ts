@@ -16,7 +16,7 @@ export interface RequestScope extends CanonicalTarget {
   proto: 'http' | 'https';
   /** The Host header as sent (forwarded unchanged). */
   host: string;
-  /** The host rules match on: lower-case, no port, no trailing dot; "" when absent or malformed. */
+  /** The host rules match on: lower-case, no port, no trailing dot; "" when absent (HTTP/1.0). A malformed Host is refused. */
   hostname: string;
 }
 
@@ -36,9 +36,13 @@ export function createScopeResolver(options: { trustedProxies: readonly string[]
   return function resolveScope(req: IncomingMessage): RequestScope {
     const target = canonicalizeTarget(req.url ?? '/');
     const host = firstValue(req.headers.host) ?? '';
+    // A Host that does not normalise would escape every host rule while reaching the app as sent;
+    // two Host headers (RFC 9112 §3.2: 400) let the app and the gateway read different ones.
+    const hostname = host === '' ? '' : normalizeHost(host);
+    if (hostname === null || countHeader(req.rawHeaders, 'host') > 1) throw new GatewayError('BAD_REQUEST');
     // "GET http://a.example/x" with "Host: b.example": the app could route by either; refuse the pair.
     const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(req.url ?? '')?.[1];
-    if (authority !== undefined && normalizeHost(authority) !== normalizeHost(host)) throw new GatewayError('BAD_REQUEST');
+    if (authority !== undefined && normalizeHost(authority) !== hostname) throw new GatewayError('BAD_REQUEST');
     const peerIp = stripV4Mapped(req.socket.remoteAddress ?? '');
     const peerTrusted = isTrusted(peerIp);
     let clientIp = peerIp;
@@ -59,7 +63,7 @@ export function createScopeResolver(options: { trustedProxies: readonly string[]
       peerTrusted,
       proto,
       host,
-      hostname: normalizeHost(host),
+      hostname,
     };
   };
 }
@@ -97,15 +101,27 @@ function buildBlockList(entries: readonly string[]): BlockList | null {
   return list;
 }
 
-/** "Example.COM.:8000" → "example.com"; "[::1]:80" → "::1"; anything with userinfo or odd bytes → "". */
-export function normalizeHost(value: string): string {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*)(?::\d{1,5})?$/.exec(value.trim());
-  if (!match) return '';
+/**
+ * "Example.COM.:8000" → "example.com"; "[::1]:80" → "::1". Null for anything that is not a host
+ * with an optional port of 1–65535 (userinfo, "vault.test:abc", "vault.test:", ":123456",
+ * ":80:80", ":+80", ":0x50", ":-1"): such a Host matched no host rule while the app, reading
+ * the raw header, could still route by it.
+ */
+export function normalizeHost(value: string): string | null {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?$/.exec(value);
+  if (!match) return null;
+  if (match[2] !== undefined && (Number(match[2]) < 1 || Number(match[2]) > 65535)) return null;
   return match[1]!.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
 }
 
 function stripV4Mapped(ip: string): string {
   return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
+function countHeader(rawHeaders: readonly string[], lowerName: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === lowerName.length && rawHeaders[i]!.toLowerCase() === lowerName) count++;
+  return count;
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

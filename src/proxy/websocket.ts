@@ -1,4 +1,5 @@
-import { STATUS_CODES, request as httpRequest, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, ServerResponse, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
@@ -25,6 +26,17 @@ export interface UpgradeDeps {
   signIdentity(identity: Identity, headers: Record<string, string | string[]>): Promise<void>;
   /** How often open sockets re-check their session (a revoked session closes its sockets). */
   recheckMs: number;
+  /** Serves a request that carried Upgrade headers but is not a WebSocket handshake as a plain HTTP request. */
+  serveAsRequest(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/**
+ * RFC 6455 §4.1: a WebSocket handshake is a GET with "Upgrade: websocket". Node hands every request
+ * with Upgrade headers to the upgrade handler whatever its method; judged as an upgrade (a GET),
+ * "DELETE /ledger/x" with "Upgrade: websocket" reached the app past a DELETE-only rule.
+ */
+export function isWebSocketHandshake(req: IncomingMessage): boolean {
+  return req.method === 'GET' && /^\s*websocket\s*$/i.test(req.headers.upgrade ?? '');
 }
 
 /**
@@ -56,6 +68,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    if (!isWebSocketHandshake(req)) return serveWithoutUpgrade(req, socket);
     let scope: RequestScope | undefined;
     try {
       scope = deps.resolveScope(req);
@@ -81,10 +94,30 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       headers.upgrade = req.headers.upgrade ?? 'websocket';
       joinUpstream(req, socket, head, scope, headers);
     } catch (err) {
-      if (err instanceof GatewayError && err.code === 'BAD_PATH') return rejectUpgrade(socket, 400, { error: 'bad_path' });
+      // A request the gateway refuses (bad path, malformed or conflicting Host) is the client's mistake, not an error to log.
+      if (err instanceof GatewayError && err.status < 500) return rejectUpgrade(socket, err.status, { error: err.code.toLowerCase() });
       deps.onError(err, scope);
       rejectUpgrade(socket, 500, { error: 'internal' });
     }
+  }
+
+  /**
+   * Upgrade headers on anything but a WebSocket handshake (POST + "Upgrade: foo", a DELETE, an
+   * h2c upgrade offer): not an upgrade, so the request is served as the plain request it is,
+   * judged with its real method, on a connection closed after the answer. Node has stopped
+   * parsing at the headers, so a body cannot follow: such a request is refused.
+   */
+  function serveWithoutUpgrade(req: IncomingMessage, socket: Duplex): void {
+    const length = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return rejectUpgrade(socket, 400, { error: 'bad_request' });
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.on('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    deps.serveAsRequest(req, res);
   }
 
   function joinUpstream(req: IncomingMessage, socket: Duplex, head: Buffer, scope: RequestScope, headers: Record<string, string | string[]>): void {
