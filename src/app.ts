@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
 import { CsrfGuard } from './auth/csrf.js';
 import { IdentityTokenIssuer } from './auth/identity-jwt.js';
+import { appSecretProblem, createAppTokenSigner, type AppTokenSigner } from './auth/app-token.js';
 import { SessionManager } from './auth/sessions.js';
 import { createSetupToken } from './auth/setup-link.js';
 import { FlowSeal } from './auth/sso/flow-seal.js';
@@ -128,11 +129,14 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         now,
       })
     : null;
-  /** Step 6's last header: the signed identity, when enabled and someone is signed in. */
+  const appToken = createConfiguredAppTokenSigner(config, deps.env ?? process.env, now);
+  /** Step 6's last headers: the signed identity when enabled and someone is signed in, and the app token when configured. */
   const signIdentity = async (identity: Identity, headers: Record<string, string | string[]>) => {
     if (!identityTokens) return;
-    if (identity.kind === 'user') headers['x-dashgate-jwt'] = await identityTokens.tokenFor(identity.user, identity.session);
-    else if (identity.kind === 'credential') headers['x-dashgate-jwt'] = await identityTokens.tokenFor(identity.user, { id: identity.credentialId, authMethod: identity.method });
+    const credential = identity.kind === 'user' ? identity.session : identity.kind === 'credential' ? { id: identity.credentialId, authMethod: identity.method } : null;
+    const user = userOf(identity);
+    if (user && credential) headers['x-dashgate-jwt'] = await identityTokens.tokenFor(user, credential);
+    if (appToken) headers['x-dashgate-app-token'] = await appToken(user, credential);
   };
 
   const app = Fastify({
@@ -370,6 +374,23 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       await forwarder.close();
     },
   };
+}
+
+/** The app-token signer when `identity_jwt.app_secret_env` names a usable secret; a missing or short one stops start-up. */
+function createConfiguredAppTokenSigner(config: Config, env: NodeJS.ProcessEnv, now: Clock): AppTokenSigner | null {
+  const name = config.identity_jwt.app_secret_env;
+  if (!config.identity_jwt.enabled || name === undefined) return null;
+  const secret = env[name];
+  if (!secret) throw new ConfigError([`identity_jwt.app_secret_env: the environment variable ${name} is not set`]);
+  const problem = appSecretProblem(secret);
+  if (problem) throw new ConfigError([`identity_jwt.app_secret_env: ${name} ${problem}`]);
+  return createAppTokenSigner({
+    secret: new TextEncoder().encode(secret),
+    issuer: config.identity_jwt.issuer ?? config.server.public_url ?? 'dashgate',
+    audience: config.identity_jwt.audience,
+    ttlMs: config.identity_jwt.ttl,
+    now,
+  });
 }
 
 /** Fastify's own errors (body too large, bad JSON, unsupported type) mapped onto our codes. */

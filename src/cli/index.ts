@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +42,13 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
     .option('--start-timeout <seconds>', 'how long the app may take to answer', '60')
     .action(async (command: string[], flags: CommonFlags & { startTimeout: string }) => {
       const port = await findFreePort();
-      const config = configFromFlags(flags, { upstream: `http://127.0.0.1:${port}` });
+      let config = configFromFlags(flags, { upstream: `http://127.0.0.1:${port}` });
+      if (config.identity_jwt.enabled && !config.identity_jwt.app_secret_env) {
+        // A secret shared with this app only (unless one is configured): the Python helper checks
+        // X-Dashgate-App-Token with it and refuses requests that reached the app's port directly.
+        process.env.DASHGATE_APP_SECRET ||= randomBytes(32).toString('base64url');
+        config = configFromFlags(flags, { upstream: `http://127.0.0.1:${port}`, identity_jwt: { app_secret_env: 'DASHGATE_APP_SECRET' } });
+      }
       const logger = createLogger(config.log);
       const child = new ChildApp({ command, port, logger, startTimeoutMs: Number(flags.startTimeout) * 1000, env: { ...process.env, ...helperEnvironment(config) } });
       logger.info({ command: command.join(' '), port }, 'starting the app');
@@ -117,11 +124,17 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
  */
 function helperEnvironment(config: Config): Record<string, string> {
   const env: Record<string, string> = { DASHGATE_APP_PREFIX: config.prefix };
-  if (!config.identity_jwt.enabled || config.server.tls) return env;
-  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  env.DASHGATE_APP_JWKS_URL = `http://${host}:${config.server.port}${config.prefix}/.well-known/jwks.json`;
+  if (!config.identity_jwt.enabled) return env;
+  const secretName = config.identity_jwt.app_secret_env;
+  if (secretName && process.env[secretName]) {
+    env.DASHGATE_APP_SECRET = process.env[secretName]!;
+    env.DASHGATE_APP_REQUIRE_GATEWAY = '1';
+  }
   env.DASHGATE_APP_AUDIENCE = config.identity_jwt.audience;
   env.DASHGATE_APP_ISSUER = config.identity_jwt.issuer ?? config.server.public_url ?? 'dashgate';
+  if (config.server.tls) return env;
+  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  env.DASHGATE_APP_JWKS_URL = `http://${host}:${config.server.port}${config.prefix}/.well-known/jwks.json`;
   return env;
 }
 

@@ -252,6 +252,12 @@ export const configSchema = z
         /** Defaults to server.public_url, else "dashgate". */
         issuer: z.string().min(1).optional(),
         ttl: duration('5m').refine((ms) => ms >= 30_000 && ms <= 300_000, 'must be between 30s and 5m (the token is re-issued well before it expires)'),
+        /**
+         * Name of the environment variable holding a secret shared with the app (32+ characters):
+         * every proxied request then also carries X-Dashgate-App-Token, an HS256 JWT the Python
+         * helper verifies without PyJWT. `dashgate run` sets one up by itself.
+         */
+        app_secret_env: envName.optional(),
       })
       .strict()
       .prefault({}),
