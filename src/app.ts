@@ -19,14 +19,17 @@ import { gatewayBaseUrl } from './config/base-url.js';
 import { createLogger } from './log.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { ApiTokenManager } from './auth/api-tokens.js';
-import { createAuthorizer } from './pipeline/authorize.js';
+import { createCallbackCatalog } from './access/dash-dependencies.js';
+import { createAuthorizer, type CallbackCheck } from './pipeline/authorize.js';
+import { fetchUpstreamJson } from './proxy/upstream-json.js';
 import { createSecondFactorGate, type FactorNeed } from './pipeline/second-factor.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
 import { createIdentifier, createSessionIdentifier, userOf, type Identity } from './pipeline/identify.js';
 import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
-import { helperScriptTag } from './proxy/page-helper.js';
+import { helperScriptTag, injectIntoHtml } from './proxy/page-helper.js';
+import { withoutPageContent } from './proxy/dash-config.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
 import type { Store } from './store/store.js';
 import type { Clock } from './store/types.js';
@@ -179,7 +182,17 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => logger.error({ err }, 'api token store write failed'));
   const identify = createIdentifier(sessions, cookieName, { store, throttle, apiTokens, basicCacheMs: config.session.cache_ttl, now });
   // Step 4 – authorize, then the second-factor policy.
-  const authorizer = createAuthorizer(config);
+  // What the app's callbacks declare (`_dash-dependencies`), read from the app itself: page rules
+  // judge a callback's arguments by the declaration, never by the ids a body claims.
+  const catalog = createCallbackCatalog({
+    now,
+    load: async () =>
+      fetchUpstreamJson(config.upstream!, `${config.dash.prefix}_dash-dependencies`, {
+        timeoutMs: config.proxy.connect_timeout + 10_000,
+        headers: appToken ? { 'x-dashgate-app-token': await appToken(null, null) } : {},
+      }),
+  });
+  const authorizer = createAuthorizer(config, { catalog });
   const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now });
   const describeRefusal = createOutcome({ prefix });
 
@@ -232,12 +245,22 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     });
   });
 
+  // Step 8: the page helper, and (while path rules guard pages) no page layouts in every page's source.
+  const helperTag = config.page_helper.enabled ? helperScriptTag({ prefix, badge: config.page_helper.badge, appName: branding.appName }) : null;
+  const hidesPageLayouts = config.access.rules.length > 0;
+  const rewriteHtml =
+    helperTag === null && !hidesPageLayouts
+      ? null
+      : (page: Buffer) => {
+          const kept = hidesPageLayouts ? withoutPageContent(page) : page;
+          return helperTag ? injectIntoHtml(kept, helperTag) : kept;
+        };
   // Steps 3–8 for everything else.
   const forwarder = createForwarder({
     upstream: config.upstream,
     connectTimeoutMs: config.proxy.connect_timeout,
     responseTimeoutMs: config.proxy.response_timeout,
-    helperTag: config.page_helper.enabled ? helperScriptTag({ prefix, badge: config.page_helper.badge, appName: branding.appName }) : null,
+    rewriteHtml,
     maxHtmlBytes: config.page_helper.max_html_bytes,
   });
   await app.register(async function proxied(proxy) {
@@ -248,6 +271,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       const { scope } = request;
       const { raw: req } = request;
       if (isOwnPath(scope.matchPath, prefix)) throw new GatewayError('NOT_FOUND');
+      if (authorizer.refusesMcp(scope)) {
+        request.log.info({ requestId: scope.id, path: scope.path }, 'Dash MCP endpoint refused: access rules look inside callbacks');
+        return reply.code(403).header('cache-control', 'no-store').header('x-dashgate', 'forbidden').send({ error: 'mcp_refused', message: "Dash's MCP endpoint would run callbacks around the gateway's access rules, so it is refused while access or callback rules exist." });
+      }
       const rule = authorizer.match(scope, req.method ?? 'GET');
       const identity = await identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
       if (identity.kind === 'rejected') return refuseCredentials(reply, identity);
@@ -257,21 +284,31 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         if (need) return askForSecondFactor(req, reply, scope, need);
       }
       let body: Buffer | undefined;
+      let page: CallbackCheck['page'] = null;
       if (verdict === 'allow' && authorizer.inspectsCallback(req, scope)) {
-        const checked = await authorizer.checkCallback(req, identity);
+        const checked = await authorizer.checkCallback(req, scope, identity);
         verdict = checked.verdict;
         body = checked.body;
-        if (verdict === 'forbidden') request.log.info({ requestId: scope.id, user: userOf(identity)?.username, rule: checked.judgement.rule?.label }, 'callback refused by rule');
+        page = checked.page;
+        if (verdict === 'forbidden') {
+          request.log.info({ requestId: scope.id, user: userOf(identity)?.username, ...(page ? { page: page.path, rule: page.rule.label } : { rule: checked.judgement.rule?.label }) }, page ? 'callback refused: it belongs to a page the user may not see' : 'callback refused by rule');
+        }
+        for (const pageRule of verdict === 'allow' ? checked.pageRules : []) {
+          const need = await secondFactor.need(identity, pageRule);
+          if (need) return askForSecondFactor(req, reply, scope, need);
+        }
       }
       if (verdict !== 'allow') {
         const refusal = describeRefusal(req, scope, verdict);
         if (refusal.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(refusal.location, refusal.status);
         if (refusal.kind === 'json') {
-          return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send(refusal.body);
+          // A refused page names itself, so the page helper can show "no access" in its place.
+          const details = page && refusal.status === 403 ? (page.location ? { reason: 'page', path: page.path } : { reason: 'page_component' }) : {};
+          return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send({ ...refusal.body, ...details });
         }
         return sendPage(reply, 403, renderMessagePage(branding, { title: 'No access', message: `Your account does not have access to this part of ${branding.appName}.` }));
       }
-      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, allowBasic: rule.allowBasic, identityEncoding: config.page_helper.enabled && !isScriptedRequest(req, scope) });
+      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, allowBasic: rule.allowBasic, identityEncoding: rewriteHtml !== null && !isScriptedRequest(req, scope) });
       await signIdentity(identity, headers);
       reply.hijack();
       try {

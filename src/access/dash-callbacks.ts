@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import type { DeclaredCallback } from './dash-dependencies.js';
 import type { User } from '../store/types.js';
 import { compileGlob } from './patterns.js';
 import { compilePolicy, describePolicy, evaluatePolicy, type Policy, type PolicyInput, type Verdict } from './policy.js';
@@ -42,20 +43,24 @@ const ALLOWED: CallbackJudgement = Object.freeze({ verdict: 'allow', rule: null 
 export function outputPatternProblem(pattern: string): string | null {
   const dot = pattern.lastIndexOf('.');
   if (dot <= 0 || dot === pattern.length - 1) return `expected "component-id.property" (for example "salary-table.data"), got ${JSON.stringify(pattern)}`;
-  const id = pattern.slice(0, dot);
   const property = pattern.slice(dot + 1);
   if (!/^[A-Za-z0-9_*]+$/.test(property)) return `the property of ${JSON.stringify(pattern)} may hold letters, digits, "_" and "*"`;
-  if (id.startsWith('{')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(id);
-    } catch {
-      return `the id of ${JSON.stringify(pattern)} starts with "{" but is not JSON; write pattern-matching ids like {"type":"salary-cell","index":"*"}`;
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length === 0) return `the id of ${JSON.stringify(pattern)} must be a JSON object with at least one key`;
-    for (const [key, value] of Object.entries(parsed)) {
-      if (!['string', 'number', 'boolean'].includes(typeof value)) return `key "${key}" in ${JSON.stringify(pattern)} must be a string, number, boolean or "*"`;
-    }
+  return componentPatternProblem(pattern.slice(0, dot));
+}
+
+/** Why a component id pattern ("report-*", or a JSON id for pattern-matching components) cannot be used, or null. */
+export function componentPatternProblem(id: string): string | null {
+  if (id === '') return 'expected a component id such as "report-figures" or "report-*"';
+  if (!id.startsWith('{')) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(id);
+  } catch {
+    return `the id ${JSON.stringify(id)} starts with "{" but is not JSON; write pattern-matching ids like {"type":"salary-cell","index":"*"}`;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length === 0) return `the id ${JSON.stringify(id)} must be a JSON object with at least one key`;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!['string', 'number', 'boolean'].includes(typeof value)) return `key "${key}" in ${JSON.stringify(id)} must be a string, number, boolean or "*"`;
   }
   return null;
 }
@@ -63,19 +68,23 @@ export function outputPatternProblem(pattern: string): string | null {
 /** Compiles one output pattern into a predicate over outputs. */
 export function compileOutputPattern(pattern: string): (output: CallbackOutput) => boolean {
   const dot = pattern.lastIndexOf('.');
-  const idText = pattern.slice(0, dot);
+  const idMatches = compileComponentPattern(pattern.slice(0, dot));
   const propertyMatches = compileGlob(pattern.slice(dot + 1));
+  return (output) => propertyMatches.test(output.property) && idMatches(output.id);
+}
+
+/**
+ * Compiles a component id pattern into a predicate over ids. A string glob also looks at
+ * pattern-matching ids in their JSON spelling: "*salary*" catches {"type":"salary-cell"} too.
+ * Matching more only ever protects more.
+ */
+export function compileComponentPattern(idText: string): (id: CallbackOutput['id']) => boolean {
   if (idText.startsWith('{')) {
     const wanted = Object.entries(JSON.parse(idText) as Record<string, unknown>);
-    return (output) =>
-      propertyMatches.test(output.property) &&
-      typeof output.id === 'object' &&
-      wanted.every(([key, value]) => key in (output.id as Record<string, unknown>) && valueMatches(value, (output.id as Record<string, unknown>)[key]));
+    return (id) => typeof id === 'object' && wanted.every(([key, value]) => key in id && valueMatches(value, id[key]));
   }
-  const idMatches = compileGlob(idText);
-  // A string glob also looks at pattern-matching ids in their JSON spelling: "*salary*" catches
-  // {"type":"salary-cell"} too. Matching more only ever protects more.
-  return (output) => propertyMatches.test(output.property) && idMatches.test(typeof output.id === 'string' ? output.id : stableJson(output.id));
+  const glob = compileGlob(idText);
+  return (id) => glob.test(typeof id === 'string' ? id : stableJson(id));
 }
 
 /** A pattern value against an id value: "*" is anything; a request wildcard (["ALL"], ["MATCH"], …) may stand for anything. */
@@ -171,6 +180,15 @@ export function callbackOutputs(body: unknown): CallbackOutput[] {
   for (const part of parts) found.push(splitOutputId(part));
   if (outputs !== undefined && outputs !== null) collectOutputs(outputs, found, 0);
   return found;
+}
+
+/**
+ * Every component a callback touches: the outputs its body names (Dash checks those against the
+ * declaration) and the inputs and state the app declared for it (the body's ids are never
+ * believed: Dash takes arguments by position).
+ */
+export function callbackComponents(declaredCallback: DeclaredCallback, outputs: readonly CallbackOutput[]): Array<CallbackOutput['id']> {
+  return [...outputs.map((o) => o.id), ...declaredCallback.inputs.map((d) => d.id), ...declaredCallback.state.map((d) => d.id)];
 }
 
 /** "tbl.data" → {id: "tbl", property: "data"}; dots in ids arrive escaped ("a\.b"); "@hash" is dropped. */

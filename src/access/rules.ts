@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { User } from '../store/types.js';
+import { compileComponentPattern, type CallbackOutput } from './dash-callbacks.js';
 import { compileHostPattern, compilePathPattern } from './patterns.js';
 import { compilePolicy, describePolicy, evaluatePolicy, explainVerdict, type Policy, type Verdict } from './policy.js';
 
@@ -25,6 +26,8 @@ interface CompiledRule extends RuleMatch {
   hosts: RegExp[] | null;
   paths: RegExp[];
   methods: ReadonlySet<string> | null;
+  /** The Dash components this page renders (`components`): callbacks touching them are judged by this rule. */
+  components: ((id: CallbackOutput['id']) => boolean) | null;
 }
 
 /** Dash routes needed to draw a page, relative to `dash.prefix` (`access.public_dash_framework`). */
@@ -51,6 +54,7 @@ export class AccessRules {
         hosts: null,
         paths: DASH_FRAMEWORK_ROUTES.map((route) => compilePathPattern(config.dash.prefix + route)),
         methods: new Set(['GET', 'HEAD']),
+        components: null,
       });
     }
     config.access.rules.forEach((rule, i) => {
@@ -64,6 +68,7 @@ export class AccessRules {
         hosts: rule.host ? rule.host.map(compileHostPattern) : null,
         paths: rule.path.map(compilePathPattern),
         methods,
+        components: rule.components ? anyOf(rule.components.map(compileComponentPattern)) : null,
       });
     });
     this.rules = rules;
@@ -74,6 +79,25 @@ export class AccessRules {
   match(target: AccessTarget): RuleMatch {
     for (const rule of this.rules) if (ruleMatches(rule, target)) return rule;
     return this.fallback;
+  }
+
+  /** Whether some rule names the Dash components its page renders. */
+  get anyComponents(): boolean {
+    return this.rules.some((r) => r.components !== null);
+  }
+
+  /**
+   * The rules whose page renders one of these components (in rule order, host rules only for
+   * their hosts): a callback that reads or writes them is judged by each, as the page itself is.
+   */
+  matchComponents(ids: ReadonlyArray<CallbackOutput['id']>, hostname: string): Array<{ rule: RuleMatch; id: CallbackOutput['id'] }> {
+    const found: Array<{ rule: RuleMatch; id: CallbackOutput['id'] }> = [];
+    for (const rule of this.rules) {
+      if (rule.components === null || (rule.hosts !== null && !rule.hosts.some((h) => h.test(hostname)))) continue;
+      const id = ids.find(rule.components);
+      if (id !== undefined) found.push({ rule, id });
+    }
+    return found;
   }
 
   /** Whether any rule (or the default) accepts HTTP Basic; saves parsing Authorization otherwise. */
@@ -109,6 +133,10 @@ export class AccessRules {
 
 export function verdictText(verdict: Verdict): string {
   return verdict === 'allow' ? 'ALLOW' : verdict === 'login_required' ? 'SIGN IN REQUIRED (303 to the login page, or 401 JSON)' : 'FORBIDDEN (403)';
+}
+
+function anyOf<T>(predicates: Array<(value: T) => boolean>): (value: T) => boolean {
+  return (value) => predicates.some((p) => p(value));
 }
 
 function ruleMatches(rule: CompiledRule, target: AccessTarget): boolean {

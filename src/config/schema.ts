@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { hostPatternProblem, pathPatternProblem } from '../access/patterns.js';
-import { outputPatternProblem } from '../access/dash-callbacks.js';
+import { componentPatternProblem, outputPatternProblem } from '../access/dash-callbacks.js';
 import { groupNameProblem } from '../store/groups.js';
 import { parseDuration } from './duration.js';
 
@@ -84,6 +84,10 @@ const outputPattern = z.string().superRefine((value, ctx) => {
   const problem = outputPatternProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+const componentPattern = z.string().superRefine((value, ctx) => {
+  const problem = componentPatternProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const httpMethod = z
   .string()
   .regex(/^[A-Za-z]+$/, 'expected an HTTP method such as GET or POST')
@@ -102,6 +106,11 @@ const accessRule = z
     allow_basic: z.boolean().default(false),
     /** Step-up: a session that signed in without a second factor is asked for one before passing. */
     mfa: z.boolean().default(false),
+    /**
+     * The Dash components this page renders (ids, "*" as a wildcard, JSON ids for pattern-matching
+     * ones): a callback that reads or writes one of them is judged by this rule, however it is posted.
+     */
+    components: oneOrMany(componentPattern).optional(),
   })
   .strict()
   .superRefine(checkPolicy);
@@ -320,8 +329,14 @@ export const configSchema = z
         prefix: z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'expected a path that starts and ends with "/", like "/" or "/app/"').default('/'),
         /** Callbacks protected by their outputs, checked on top of the path rules. */
         callbacks: z.array(dashCallbackRule).default([]),
-        /** Largest callback body the gateway reads to check callback rules; larger ones get 413. */
-        max_callback_body: z.number().int().min(1024).default(1024 * 1024),
+        /**
+         * Largest callback body the gateway reads to judge a callback (callback rules, and the page
+         * a location input names when path rules exist); larger ones get 413. dcc.Upload sends the
+         * file in the body (base64, a third larger than the file).
+         */
+        max_callback_body: z.number().int().min(1024).default(8 * 1024 * 1024),
+        /** Dash's MCP endpoint under `prefix` (Dash's `mcp_path`, DASH_MCP_PATH), refused while rules look inside callbacks. */
+        mcp_path: z.string().regex(/^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/, 'expected a path relative to dash.prefix, like "_mcp"').default('_mcp'),
       })
       .strict()
       .prefault({}),

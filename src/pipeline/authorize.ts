@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { CallbackRules, callbackOutputs, isCallbackPath, isWebSocketCallbackPath, readBoundedBody, type CallbackJudgement } from '../access/dash-callbacks.js';
+import { CallbackRules, callbackComponents, callbackOutputs, isCallbackPath, type CallbackOutput, isWebSocketCallbackPath, readBoundedBody, type CallbackJudgement } from '../access/dash-callbacks.js';
+import type { CallbackCatalog, DeclaredCallback } from '../access/dash-dependencies.js';
+import { callbackLocations, type CallbackLocation } from '../access/dash-locations.js';
 import { evaluatePolicy, type Verdict } from '../access/policy.js';
 import { AccessRules, type RuleMatch } from '../access/rules.js';
 import type { Config } from '../config/schema.js';
@@ -9,22 +11,83 @@ import type { RequestScope } from './scope.js';
 
 export type { Verdict } from '../access/policy.js';
 
+const ALLOWED: CallbackJudgement = Object.freeze({ verdict: 'allow', rule: null });
+
 export interface CallbackCheck {
   verdict: Verdict;
   judgement: CallbackJudgement;
   /** The body as read; forwarded as it is, so the app runs exactly the callback that was judged. */
   body: Buffer;
+  /**
+   * The page that refused the callback, when that is what refused it: the page a location input
+   * names, or the page whose components (`components` of a path rule) the callback touches.
+   */
+  page: { path: string; rule: RuleMatch; location: CallbackLocation | null; component: CallbackOutput['id'] | null } | null;
+  /** The rules of the pages the callback names (allowed), for their second-factor (step-up) needs. */
+  pageRules: RuleMatch[];
 }
 
 /**
  * Step 4: may this identity reach this request? The path rules decide first (`access.rules`,
  * then `access.default`); a Dash callback the path rules allow is then judged by its outputs
- * (`dash.callbacks`), which needs its body, so that is read (bounded) only when such rules exist.
+ * (`dash.callbacks`) and by the pages it renders or belongs to, which needs its body, so that is
+ * read (bounded) only when such rules exist. `catalog` tells what the app's callbacks declare.
  */
-export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>) {
+export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, options: { catalog?: CallbackCatalog | null } = {}) {
   const rules = new AccessRules(config);
   const callbacks = new CallbackRules(config.dash.callbacks);
   const maxBody = config.dash.max_callback_body;
+  // With path rules, a callback may render (or read) a page another rule guards: its body is read.
+  const judgesPages = config.access.rules.length > 0;
+  const inspects = callbacks.size > 0 || judgesPages;
+  const catalog = options.catalog ?? null;
+  const mcpPath = `${config.dash.prefix}${config.dash.mcp_path}`;
+  const isMcpPath = (matchPath: string) => matchPath === mcpPath || matchPath.startsWith(`${mcpPath}/`);
+  const judgeAs = (rule: RuleMatch, identity: Identity): Verdict =>
+    identity.kind === 'rejected' ? (rule.policy.kind === 'public' ? 'allow' : 'login_required') : evaluatePolicy(rule.policy, userOf(identity));
+
+  /**
+   * A parsed callback (HTTP body or WebSocket message payload) for this identity: its outputs by
+   * the callback rules; then, with path rules, each page it names in a location argument and each
+   * page whose components it touches, by that page's rule, as a GET of the page would be judged.
+   * Throws BAD_CALLBACK for a callback the app does not declare, UPSTREAM_UNAVAILABLE when the
+   * app cannot say what it declares.
+   */
+  async function judgeCallback(parsed: unknown, scope: RequestScope, identity: Identity): Promise<Omit<CallbackCheck, 'body'>> {
+    const user = userOf(identity);
+    const outputs = callbackOutputs(parsed);
+    const judgement = callbacks.size > 0 ? callbacks.judge(outputs, user) : ALLOWED;
+    if (judgement.verdict !== 'allow' || !judgesPages) return { verdict: judgement.verdict, judgement, page: null, pageRules: [] };
+    const declared = await declarationOf((parsed as { output: string }).output);
+    const pageRules: RuleMatch[] = [];
+    for (const location of callbackLocations(declared, parsed, config.dash.prefix)) {
+      const rule = rules.match({ matchPath: location.matchPath, hostname: scope.hostname, method: 'GET' });
+      const verdict = judgeAs(rule, identity);
+      if (verdict !== 'allow') return { verdict, judgement, page: { path: location.path, rule, location, component: null }, pageRules };
+      pageRules.push(rule);
+    }
+    if (rules.anyComponents) {
+      for (const { rule, id } of rules.matchComponents(callbackComponents(declared, outputs), scope.hostname)) {
+        const verdict = judgeAs(rule, identity);
+        if (verdict !== 'allow') return { verdict, judgement, page: { path: rule.label, rule, location: null, component: id }, pageRules };
+        pageRules.push(rule);
+      }
+    }
+    return { verdict: 'allow', judgement, page: null, pageRules };
+  }
+
+  async function declarationOf(output: string): Promise<DeclaredCallback> {
+    let declared: DeclaredCallback | null;
+    try {
+      if (catalog === null) throw new TypeError('no callback catalog: createAuthorizer needs options.catalog to judge callbacks by their pages');
+      declared = await catalog.lookup(output);
+    } catch (err) {
+      throw new GatewayError('UPSTREAM_UNAVAILABLE', { cause: err });
+    }
+    // Dash would answer "callback not found"; a callback the gateway cannot read is never forwarded.
+    if (declared === null) throw new GatewayError('BAD_CALLBACK');
+    return declared;
+  }
 
   return {
     rules,
@@ -34,16 +97,17 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>) {
       return rules.match({ matchPath: scope.matchPath, hostname: scope.hostname, method });
     },
     /** The rule's verdict for this identity. Credentials that failed never pass. */
-    verdict(rule: RuleMatch, identity: Identity): Verdict {
-      if (identity.kind === 'rejected') return rule.policy.kind === 'public' ? 'allow' : 'login_required';
-      return evaluatePolicy(rule.policy, userOf(identity));
-    },
-    /** Whether this (already allowed) request is a Dash callback the callback rules must see. */
+    verdict: judgeAs,
+    /**
+     * Whether this (already allowed) request is a Dash callback whose body must be read: callback
+     * rules judge its outputs, and with path rules the page a location input names is judged too.
+     * With neither, every page and callback has the same policy and the body is streamed unread.
+     */
     inspectsCallback(req: IncomingMessage, scope: RequestScope): boolean {
-      return callbacks.size > 0 && req.method === 'POST' && isCallbackPath(scope.matchPath);
+      return inspects && req.method === 'POST' && isCallbackPath(scope.matchPath);
     },
     /** Reads and judges a callback body. Throws PAYLOAD_TOO_LARGE, UNSUPPORTED_ENCODING or BAD_CALLBACK. */
-    async checkCallback(req: IncomingMessage, identity: Identity): Promise<CallbackCheck> {
+    async checkCallback(req: IncomingMessage, scope: RequestScope, identity: Identity): Promise<CallbackCheck> {
       const body = await readBoundedBody(req, maxBody);
       let parsed: unknown;
       try {
@@ -51,15 +115,23 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>) {
       } catch {
         throw new GatewayError('BAD_CALLBACK');
       }
-      const judgement = callbacks.judge(callbackOutputs(parsed), userOf(identity));
-      return { verdict: judgement.verdict, judgement, body };
+      return { body, ...(await judgeCallback(parsed, scope, identity)) };
     },
+    judgeCallback,
     /**
      * Dash 4's WebSocket callbacks carry callback bodies inside frames the gateway does not read;
      * while callback rules exist, that endpoint is refused and the renderer keeps to HTTP.
      */
     refusesUpgrade(scope: RequestScope): boolean {
-      return callbacks.size > 0 && isWebSocketCallbackPath(scope.matchPath);
+      return inspects && isWebSocketCallbackPath(scope.matchPath);
+    },
+    /**
+     * Dash's MCP endpoint (`Dash(enable_mcp=True)`) runs any callback by name (`tools/call`) and
+     * lists them all (`tools/list`): while rules look inside callbacks it would be a way around
+     * them, so it is refused (403 `mcp_refused`), whoever asks.
+     */
+    refusesMcp(scope: RequestScope): boolean {
+      return inspects && isMcpPath(scope.matchPath);
     },
   };
 }

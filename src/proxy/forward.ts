@@ -3,14 +3,14 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { filterResponseHeaders } from '../pipeline/headers.js';
-import { injectIntoHtml, isInjectableHtml } from './page-helper.js';
+import { isInjectableHtml } from './page-helper.js';
 
 export interface ForwarderOptions {
   upstream: string;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
-  /** The page-helper tag, or null when the helper is off. */
-  helperTag: Buffer | null;
+  /** What HTML pages from the app get (the page-helper tag, page layouts removed), or null to pass them untouched. */
+  rewriteHtml: ((page: Buffer) => Buffer) | null;
   maxHtmlBytes: number;
 }
 
@@ -84,7 +84,7 @@ export function createForwarder(options: ForwarderOptions) {
         if (upstreamKeepsAlive && upstreamRes.headers.connection?.toLowerCase() === 'close') upstreamKeepsAlive = false;
         const status = upstreamRes.statusCode ?? 502;
         const responseHeaders = filterResponseHeaders(upstreamRes.headers);
-        if (options.helperTag !== null && isInjectableHtml(method, status, responseHeaders)) {
+        if (options.rewriteHtml !== null && isInjectableHtml(method, status, responseHeaders)) {
           if (method === 'HEAD') {
             // The GET of this page is longer by the helper tag: the app's length would be wrong.
             delete responseHeaders['content-length'];
@@ -93,7 +93,7 @@ export function createForwarder(options: ForwarderOptions) {
             upstreamRes.resume();
             return resolve();
           }
-          sendWithHelper(res, status, responseHeaders, upstreamRes, options.helperTag, options.maxHtmlBytes).then(resolve, () => {
+          sendRewritten(res, status, responseHeaders, upstreamRes, options.rewriteHtml, options.maxHtmlBytes).then(resolve, () => {
             res.destroy();
             resolve();
           });
@@ -151,10 +151,10 @@ function frameReadBody(body: Buffer, headers: Record<string, string | string[]>)
 }
 
 /**
- * Holds an HTML page (up to maxBytes) to add the helper tag. A larger page is sent as it is:
- * what was held first, then the rest streamed.
+ * Holds an HTML page (up to maxBytes) to rewrite it. A larger page is sent as it is: what was
+ * held first, then the rest streamed.
  */
-function sendWithHelper(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Readable, tag: Buffer, maxBytes: number): Promise<void> {
+function sendRewritten(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Readable, rewrite: (page: Buffer) => Buffer, maxBytes: number): Promise<void> {
   if (Number(headers['content-length'] ?? NaN) > maxBytes) {
     res.writeHead(status, headers);
     body.pipe(res);
@@ -177,7 +177,7 @@ function sendWithHelper(res: ServerResponse, status: number, headers: Record<str
       resolve();
     };
     const onEnd = () => {
-      const page = injectIntoHtml(Buffer.concat(chunks, size), tag);
+      const page = rewrite(Buffer.concat(chunks, size));
       headers['content-length'] = String(page.length);
       if (typeof headers.etag === 'string' && !headers.etag.startsWith('W/')) headers.etag = `W/${headers.etag}`;
       res.writeHead(status, headers);

@@ -74,6 +74,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       scope = deps.resolveScope(req);
       if (isOwnPath(scope.matchPath, deps.prefix)) return rejectUpgrade(socket, 404, { error: 'not_found' });
       if (deps.authorizer.refusesUpgrade(scope)) return rejectUpgrade(socket, 403, { error: 'websocket_callbacks_unsupported_with_callback_rules' });
+      if (deps.authorizer.refusesMcp(scope)) return rejectUpgrade(socket, 403, { error: 'mcp_refused' });
       const origin = req.headers.origin;
       if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return rejectUpgrade(socket, 403, { error: 'cross_origin_websocket' });
       const rule = deps.authorizer.match(scope, 'GET');
