@@ -3,69 +3,26 @@
 import json
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
-import requests
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from support import ROOT, clean_environment, sign_in, start_dashgate_run
+
 APP = os.path.join(os.path.dirname(__file__), "app_with_helper.py")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def dashgate_cli(*args, input_text=None, env=None):
-    return subprocess.run(["node", os.path.join(ROOT, "bin", "dashgate.js"), *args], input=input_text, capture_output=True, text=True, env=env, check=True)
 
 
 @pytest.fixture(scope="module")
 def gateway():
-    data_dir = tempfile.mkdtemp(prefix="dashgate-pytest-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHGATE_")}
-    dashgate_cli("users", "add", "alice", "--name", "Alice A.", "--groups", "analysts,hr", "--password-stdin", "--data-dir", data_dir, input_text="alice passphrase 1", env=env)
-    dashgate_cli("users", "add", "bob", "--groups", "analysts", "--password-stdin", "--data-dir", data_dir, input_text="bob passphrase 12", env=env)
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", os.path.join(ROOT, "bin", "dashgate.js"), "run", "--port", str(port), "--data-dir", data_dir, "--", sys.executable, APP],
-        env={**env, "PYTHONPATH": os.path.join(ROOT, "python")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    # The checkout on PYTHONPATH, imported by the app, in this (main) venv where PyJWT is installed.
+    running = start_dashgate_run(
+        [sys.executable, APP],
+        env={**clean_environment(), "PYTHONPATH": os.path.join(ROOT, "python")},
+        cwd=ROOT,
+        users=[(["alice", "--name", "Alice A.", "--groups", "analysts,hr"], "alice passphrase 1"), (["bob", "--groups", "analysts"], "bob passphrase 12")],
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{base}/_dashgate/health", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    else:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise RuntimeError("the gateway did not start")
-    yield base
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
-    shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def sign_in(base, username, password):
-    session = requests.Session()
-    page = session.get(f"{base}/_dashgate/login").text
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
-    answer = session.post(f"{base}/_dashgate/login", data={**fields, "username": username, "password": password}, allow_redirects=False)
-    assert answer.status_code == 303
-    return session
+    yield running.base
+    running.stop()
 
 
 def callback(session, base, outputs):
@@ -98,8 +55,9 @@ def test_protected_callback_runs_for_the_group_and_returns_the_fallback_otherwis
 
 
 def test_identity_is_read_from_the_verified_jwt_set_up_by_dashgate_run(gateway):
-    # `dashgate run` gave the app DASHGATE_APP_JWKS_URL: a forged header cannot get through anyway
-    # (the gateway strips it), and the helper only believes the signed token.
+    # `dashgate run` configured the helper (via=jwt: the app saw DASHGATE_APP_JWKS_URL; it also got
+    # DASHGATE_APP_SECRET, so the app token is what is verified): a forged header cannot get through
+    # anyway (the gateway strips it), and the helper only believes a signed token.
     bob = sign_in(gateway, "bob", "bob passphrase 12")
     response = callback(bob, gateway, "..who.children...groups.children..")
     assert response["who"]["children"] == "user=bob name=bob via=jwt"
