@@ -358,6 +358,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     recheckMs: Math.max(1000, config.session.cache_ttl),
     signIdentity,
     serveAsRequest: (req, res) => app.server.emit('request', req, res),
+    onSessionChange: (listener) => sessions.onChange(listener),
+    maxMessageBytes: config.dash.max_callback_body,
+    log: logger,
   });
   app.server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own

@@ -12,6 +12,9 @@ export interface Session {
   authMethod: string;
 }
 
+/** A session that ended, or a user whose sessions ended or changed. */
+export type SessionChange = { sessionId: string } | { userId: string };
+
 export interface ValidSession {
   session: Session;
   user: User;
@@ -46,6 +49,7 @@ export class SessionManager {
   private readonly loading = new Map<string, Promise<CacheEntry | null>>();
   /** Bumped by every invalidation; a store read that started before one is not cached (or trusted). */
   private generation = 0;
+  private readonly listeners = new Set<(change: SessionChange) => void>();
 
   constructor(
     private readonly store: Store,
@@ -102,12 +106,26 @@ export class SessionManager {
     return { session: toSession(record), user: entry.user };
   }
 
+  /**
+   * Tells `listener` about every session that ended here and every user whose sessions ended or
+   * whose details changed (open WebSockets re-check at once instead of at their next interval).
+   */
+  onChange(listener: (change: SessionChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(change: SessionChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
   /** Ends one session everywhere: store and cache. */
   async invalidateSession(id: string): Promise<void> {
     this.generation++;
     this.cache.delete(id);
     await this.store.sessions.delete(id);
     this.cache.delete(id);
+    this.notify({ sessionId: id });
   }
 
   /** Ends every session of a user (password change, disable, delete), optionally keeping the current one. */
@@ -116,6 +134,7 @@ export class SessionManager {
     const ids = await this.store.sessions.deleteForUser(userId, exceptId);
     for (const id of ids) this.cache.delete(id);
     for (const [id, entry] of this.cache) if (entry.user.id === userId && id !== exceptId) this.cache.delete(id);
+    this.notify({ userId });
     return ids.length;
   }
 
@@ -123,6 +142,7 @@ export class SessionManager {
   forgetUser(userId: string): void {
     this.generation++;
     for (const [id, entry] of this.cache) if (entry.user.id === userId) this.cache.delete(id);
+    this.notify({ userId });
   }
 
   /** Deletes expired and idle sessions from the store. */

@@ -118,11 +118,8 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
       return { body, ...(await judgeCallback(parsed, scope, identity)) };
     },
     judgeCallback,
-    /**
-     * Dash 4's WebSocket callbacks carry callback bodies inside frames the gateway does not read;
-     * while callback rules exist, that endpoint is refused and the renderer keeps to HTTP.
-     */
-    refusesUpgrade(scope: RequestScope): boolean {
+    /** Whether a WebSocket here is Dash's callback socket, read message by message while rules look inside callbacks. */
+    inspectsWebSocket(scope: RequestScope): boolean {
       return inspects && isWebSocketCallbackPath(scope.matchPath);
     },
     /**

@@ -7,6 +7,11 @@ import { buildUpstreamHeaders } from '../pipeline/headers.js';
 import type { IdentifyOptions, Identity } from '../pipeline/identify.js';
 import type { Authorizer } from '../pipeline/authorize.js';
 import type { SecondFactorGate } from '../pipeline/second-factor.js';
+import type { RuleMatch } from '../access/rules.js';
+import type { SessionChange } from '../auth/sessions.js';
+import { userOf } from '../pipeline/identify.js';
+import type { Logger } from 'pino';
+import { relayDashSocket, SESSION_ENDED_CLOSE, type MessageVerdict } from './dash-ws-relay.js';
 import type { createOutcome } from '../pipeline/outcome.js';
 import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
@@ -28,6 +33,23 @@ export interface UpgradeDeps {
   recheckMs: number;
   /** Serves a request that carried Upgrade headers but is not a WebSocket handshake as a plain HTTP request. */
   serveAsRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** Sessions that end (or users that change) here: their sockets are re-checked at once. */
+  onSessionChange(listener: (change: SessionChange) => void): void;
+  /** Largest WebSocket message read from a browser on an inspected socket (Dash callbacks). */
+  maxMessageBytes: number;
+  /** Upgrades, refusals and closes. */
+  log: Pick<Logger, 'info' | 'warn'>;
+}
+
+interface OpenSocket {
+  req: IncomingMessage;
+  scope: RequestScope;
+  rule: RuleMatch;
+  sessionId: string | null;
+  userId: string | null;
+  openedAt: number;
+  /** Ends the socket from the gateway's side; a Dash callback socket gets a close frame the page helper reads. */
+  end(reason: 'session_ended' | 'forbidden' | 'shutdown'): void;
 }
 
 /**
@@ -52,19 +74,25 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   const secure = base.protocol === 'https:';
   const send = secure ? httpsRequest : httpRequest;
   const port = Number(base.port || (secure ? 443 : 80));
-  const open = new Set<{ req: IncomingMessage; scope: RequestScope; end(): void }>();
-  const recheck = setInterval(() => {
-    for (const entry of open) {
-      const rule = deps.authorizer.match(entry.scope, 'GET');
-      deps.identify(entry.req, { touch: false, allowBasic: rule.allowBasic, clientIp: entry.scope.clientIp }).then(
-        (identity) => {
-          if (deps.authorizer.verdict(rule, identity) !== 'allow') entry.end();
-        },
-        (err) => deps.onError(err, entry.scope),
-      );
-    }
+  const open = new Set<OpenSocket>();
+
+  /** Is this socket's caller still allowed where it connected? Closes it when not (session ended, user disabled, groups changed). */
+  function recheck(entry: OpenSocket): void {
+    deps.identify(entry.req, { touch: false, allowBasic: entry.rule.allowBasic, clientIp: entry.scope.clientIp }).then(
+      (identity) => {
+        const verdict = deps.authorizer.verdict(entry.rule, identity);
+        if (verdict !== 'allow') entry.end(verdict === 'login_required' ? 'session_ended' : 'forbidden');
+      },
+      (err) => deps.onError(err, entry.scope),
+    );
+  }
+  const timer = setInterval(() => {
+    for (const entry of open) recheck(entry);
   }, deps.recheckMs);
-  recheck.unref();
+  timer.unref();
+  deps.onSessionChange((change) => {
+    for (const entry of open) if ('sessionId' in change ? entry.sessionId === change.sessionId : entry.userId === change.userId) recheck(entry);
+  });
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
@@ -73,18 +101,17 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     try {
       scope = deps.resolveScope(req);
       if (isOwnPath(scope.matchPath, deps.prefix)) return rejectUpgrade(socket, 404, { error: 'not_found' });
-      if (deps.authorizer.refusesUpgrade(scope)) return rejectUpgrade(socket, 403, { error: 'websocket_callbacks_unsupported_with_callback_rules' });
-      if (deps.authorizer.refusesMcp(scope)) return rejectUpgrade(socket, 403, { error: 'mcp_refused' });
+      if (deps.authorizer.refusesMcp(scope)) return refuse(socket, scope, 403, { error: 'mcp_refused' });
       const origin = req.headers.origin;
-      if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return rejectUpgrade(socket, 403, { error: 'cross_origin_websocket' });
+      if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return refuse(socket, scope, 403, { error: 'cross_origin_websocket' });
       const rule = deps.authorizer.match(scope, 'GET');
       const identity = await deps.identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
       const verdict = deps.authorizer.verdict(rule, identity);
       if (verdict !== 'allow') {
         const refusal = deps.describeRefusal(req, scope, verdict, true);
-        return rejectUpgrade(socket, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: verdict });
+        return refuse(socket, scope, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: verdict }, identity);
       }
-      if (await deps.secondFactor.need(identity, rule)) return rejectUpgrade(socket, 403, { error: 'second_factor_required' });
+      if (await deps.secondFactor.need(identity, rule)) return refuse(socket, scope, 403, { error: 'second_factor_required' }, identity);
       // An upgrade request has no body: a length here would leave the app waiting for bytes that never come.
       if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
       if (req.headers['transfer-encoding'] !== undefined) return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
@@ -93,7 +120,12 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       await deps.signIdentity(identity, headers);
       headers.connection = 'Upgrade';
       headers.upgrade = req.headers.upgrade ?? 'websocket';
-      joinUpstream(req, socket, head, scope, headers);
+      // Dash's callback socket is read message by message, so compression (permessage-deflate,
+      // which uvicorn offers) is declined: the app then sends plain frames.
+      const inspected = deps.authorizer.inspectsWebSocket(scope);
+      if (inspected) delete headers['sec-websocket-extensions'];
+      const session = identity.kind === 'user' ? identity.session.id : null;
+      joinUpstream({ req, socket, head, scope, headers, rule, inspected, sessionId: session, userId: userOf(identity)?.id ?? null, user: userOf(identity)?.username ?? null });
     } catch (err) {
       // A request the gateway refuses (bad path, malformed or conflicting Host) is the client's mistake, not an error to log.
       if (err instanceof GatewayError && err.status < 500) return rejectUpgrade(socket, err.status, { error: err.code.toLowerCase() });
@@ -121,7 +153,14 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     deps.serveAsRequest(req, res);
   }
 
-  function joinUpstream(req: IncomingMessage, socket: Duplex, head: Buffer, scope: RequestScope, headers: Record<string, string | string[]>): void {
+  /** A refused handshake: answered as HTTP (the browser sees its status), and logged. */
+  function refuse(socket: Duplex, scope: RequestScope, status: number, body: { error: string }, identity?: Identity): void {
+    deps.log.info({ requestId: scope.id, path: scope.path, user: identity ? userOf(identity)?.username : undefined, status, error: body.error }, 'websocket refused');
+    rejectUpgrade(socket, status, body);
+  }
+
+  function joinUpstream(join: { req: IncomingMessage; socket: Duplex; head: Buffer; scope: RequestScope; headers: Record<string, string | string[]>; rule: RuleMatch; inspected: boolean; sessionId: string | null; userId: string | null; user: string | null }): void {
+    const { req, socket, head, scope, headers } = join;
     const upstreamReq = send({
       host: base.hostname,
       port,
@@ -152,38 +191,99 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     });
     upstreamReq.on('upgrade', (res, upstreamSocket, upstreamHead) => {
       upstreamReq.setTimeout(0);
+      if (join.inspected && res.headers['sec-websocket-extensions'] !== undefined) {
+        // The app compressed anyway: its frames could not be read, so the socket is not opened.
+        deps.log.warn({ requestId: scope.id, extensions: res.headers['sec-websocket-extensions'] }, 'websocket refused: the app negotiated an extension the gateway cannot read');
+        upstreamSocket.destroy();
+        return rejectUpgrade(socket, 502, { error: 'upstream_unavailable' });
+      }
       const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? 'Switching Protocols'}`];
       for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (upstreamHead.length > 0) socket.write(upstreamHead);
-      if (head.length > 0) upstreamSocket.write(head);
       upstreamSocket.on('error', () => socket.destroy());
-      const entry = {
+      const openedAt = Date.now();
+      let endedBy: string | null = null;
+      const relay = join.inspected ? startInspection(join, upstreamSocket) : null;
+      if (!relay) {
+        if (upstreamHead.length > 0) socket.write(upstreamHead);
+        if (head.length > 0) upstreamSocket.write(head);
+        upstreamSocket.pipe(socket);
+        socket.pipe(upstreamSocket);
+      } else {
+        // Bytes that came with the handshake belong to the frame streams the relay reads.
+        if (upstreamHead.length > 0) upstreamSocket.unshift(upstreamHead);
+        if (head.length > 0) socket.unshift(head);
+      }
+      const entry: OpenSocket = {
         req,
         scope,
-        end() {
-          socket.destroy();
-          upstreamSocket.destroy();
+        rule: join.rule,
+        sessionId: join.sessionId,
+        userId: join.userId,
+        openedAt,
+        end(reason) {
+          if (endedBy !== null) return;
+          endedBy = reason;
+          if (relay) relay.close(reason === 'shutdown' ? 1001 : SESSION_ENDED_CLOSE.code, reason === 'shutdown' ? 'going away' : reason === 'session_ended' ? SESSION_ENDED_CLOSE.reason : 'dashgate:forbidden');
+          else {
+            socket.destroy();
+            upstreamSocket.destroy();
+          }
         },
       };
       open.add(entry);
+      deps.log.info({ requestId: scope.id, path: scope.path, user: join.user, inspected: join.inspected }, 'websocket opened');
       socket.on('close', () => {
         open.delete(entry);
         upstreamSocket.destroy();
+        deps.log.info({ requestId: scope.id, path: scope.path, user: join.user, seconds: Math.round((Date.now() - openedAt) / 1000), closedBy: endedBy ?? 'peer' }, 'websocket closed');
       });
-      upstreamSocket.on('close', () => socket.destroy());
-      upstreamSocket.pipe(socket);
-      socket.pipe(upstreamSocket);
+      upstreamSocket.on('close', () => {
+        if (!relay) socket.destroy();
+      });
     });
     upstreamReq.end();
+  }
+
+  /**
+   * Reads every message of a Dash callback socket (see dash-ws-relay.ts): each callback_request is
+   * judged like an HTTP callback with the socket's identity as it is now; a refused one gets Dash's
+   * error answer, and an ended session closes the socket.
+   */
+  function startInspection(join: { req: IncomingMessage; socket: Duplex; scope: RequestScope; rule: RuleMatch; user: string | null }, upstreamSocket: Duplex) {
+    const { req, scope, rule } = join;
+    return relayDashSocket(join.socket, upstreamSocket, {
+      maxMessageBytes: deps.maxMessageBytes,
+      onEvent: (event, fields) => deps.log.info({ requestId: scope.id, user: join.user, ...fields }, event === 'refused' ? 'websocket callback refused' : event === 'session_ended' ? 'websocket closed: the session ended' : 'websocket closed: a message the gateway cannot read'),
+      judge: async (payload): Promise<MessageVerdict> => {
+        const identity = await deps.identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
+        if (deps.authorizer.verdict(rule, identity) !== 'allow') return { allowed: false, endSocket: true };
+        let judged;
+        try {
+          judged = await deps.authorizer.judgeCallback(payload, scope, identity);
+        } catch (err) {
+          if (!(err instanceof GatewayError)) throw err;
+          return { allowed: false, refusal: { error: err.code.toLowerCase() }, message: err.message };
+        }
+        if (judged.verdict === 'login_required') return { allowed: false, endSocket: true };
+        if (judged.verdict === 'forbidden') {
+          const refusal = judged.page ? (judged.page.location ? { error: 'forbidden', reason: 'page', path: judged.page.path } : { error: 'forbidden', reason: 'page_component' }) : { error: 'forbidden', rule: judged.judgement.rule?.label };
+          return { allowed: false, refusal, message: 'The gateway refused this callback: your account does not have access to it.' };
+        }
+        for (const pageRule of judged.pageRules) {
+          if (await deps.secondFactor.need(identity, pageRule)) return { allowed: false, refusal: { error: 'second_factor_required' }, message: 'This page needs your second factor.' };
+        }
+        return { allowed: true };
+      },
+    });
   }
 
   return {
     handleUpgrade,
     /** Stops re-checking and closes every open socket (gateway shutdown). */
     close() {
-      clearInterval(recheck);
-      for (const entry of open) entry.end();
+      clearInterval(timer);
+      for (const entry of open) entry.end('shutdown');
       open.clear();
     },
   };

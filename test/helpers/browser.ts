@@ -76,6 +76,28 @@ export async function startGunicorn(dir: string, options: { workers?: number; en
   return { child, url };
 }
 
+/**
+ * A Dash app on its FastAPI backend (`app:server` in `dir`) under uvicorn on a free port: Dash 4's
+ * WebSocket callbacks need it. uvicorn offers permessage-deflate, as in production.
+ */
+export async function startUvicorn(dir: string, options: { env?: Record<string, string> } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const port = await findFreePort();
+  const child = spawn(testPython(), ['-m', 'uvicorn', '--app-dir', dir, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning', 'app:server'], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', DASH_BACKEND: 'fastapi', ...options.env },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilAnswering(url, child, 60_000);
+  } catch (err) {
+    await stopProcessGroup(child);
+    throw err;
+  }
+  return { child, url };
+}
+
 /** Polls `url` until it answers HTTP; fails at once if `child` exits first, with its stderr. */
 async function waitUntilAnswering(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   let stderr = '';
