@@ -285,8 +285,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       }
       let body: Buffer | undefined;
       let page: CallbackCheck['page'] = null;
+      let checked: CallbackCheck | null = null;
       if (verdict === 'allow' && authorizer.inspectsCallback(req, scope)) {
-        const checked = await authorizer.checkCallback(req, scope, identity);
+        checked = await authorizer.checkCallback(req, scope, identity);
         verdict = checked.verdict;
         body = checked.body;
         page = checked.page;
@@ -303,8 +304,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         if (refusal.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(refusal.location, refusal.status);
         if (refusal.kind === 'json') {
           // A refused page names itself, so the page helper can show "no access" in its place.
-          const details = page && refusal.status === 403 ? (page.location ? { reason: 'page', path: page.path } : { reason: 'page_component' }) : {};
-          return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send({ ...refusal.body, ...details });
+          const body = refusal.status === 403 && checked ? authorizer.describeCallbackRefusal(checked) : refusal.body;
+          return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send(body);
         }
         return sendPage(reply, 403, renderMessagePage(branding, { title: 'No access', message: `Your account does not have access to this part of ${branding.appName}.` }));
       }

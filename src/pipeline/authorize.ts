@@ -22,7 +22,7 @@ export interface CallbackCheck {
    * The page that refused the callback, when that is what refused it: the page a location input
    * names, or the page whose components (`components` of a path rule) the callback touches.
    */
-  page: { path: string; rule: RuleMatch; location: CallbackLocation | null; component: CallbackOutput['id'] | null } | null;
+  page: { path: string; rule: RuleMatch; location: CallbackLocation | null; component: CallbackOutput['id'] | null; target: string | null } | null;
   /** The rules of the pages the callback names (allowed), for their second-factor (step-up) needs. */
   pageRules: RuleMatch[];
 }
@@ -60,20 +60,30 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
     if (judgement.verdict !== 'allow' || !judgesPages) return { verdict: judgement.verdict, judgement, page: null, pageRules: [] };
     const declared = await declarationOf((parsed as { output: string }).output);
     const pageRules: RuleMatch[] = [];
+    // Where the refused page would have appeared: the page helper shows "no access" there.
+    const target = (outputs.find((o) => typeof o.id === 'string')?.id as string | undefined) ?? null;
     for (const location of callbackLocations(declared, parsed, config.dash.prefix)) {
       const rule = rules.match({ matchPath: location.matchPath, hostname: scope.hostname, method: 'GET' });
       const verdict = judgeAs(rule, identity);
-      if (verdict !== 'allow') return { verdict, judgement, page: { path: location.path, rule, location, component: null }, pageRules };
+      if (verdict !== 'allow') return { verdict, judgement, page: { path: location.path, rule, location, component: null, target }, pageRules };
       pageRules.push(rule);
     }
     if (rules.anyComponents) {
       for (const { rule, id } of rules.matchComponents(callbackComponents(declared, outputs), scope.hostname)) {
         const verdict = judgeAs(rule, identity);
-        if (verdict !== 'allow') return { verdict, judgement, page: { path: rule.label, rule, location: null, component: id }, pageRules };
+        if (verdict !== 'allow') return { verdict, judgement, page: { path: rule.label, rule, location: null, component: id, target }, pageRules };
         pageRules.push(rule);
       }
     }
     return { verdict: 'allow', judgement, page: null, pageRules };
+  }
+
+  /** What a refused callback's answer says about why (the page, or a page's component), for the page helper. */
+  function describeCallbackRefusal(check: Omit<CallbackCheck, 'body'>): Record<string, unknown> {
+    const { page } = check;
+    // Rule names stay in the logs: they are the administrator's words, not the caller's business.
+    if (!page) return { error: 'forbidden' };
+    return page.location ? { error: 'forbidden', reason: 'page', path: page.path, target: page.target } : { error: 'forbidden', reason: 'page_component' };
   }
 
   async function declarationOf(output: string): Promise<DeclaredCallback> {
@@ -118,6 +128,7 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
       return { body, ...(await judgeCallback(parsed, scope, identity)) };
     },
     judgeCallback,
+    describeCallbackRefusal,
     /** Whether a WebSocket here is Dash's callback socket, read message by message while rules look inside callbacks. */
     inspectsWebSocket(scope: RequestScope): boolean {
       return inspects && isWebSocketCallbackPath(scope.matchPath);

@@ -8,14 +8,16 @@ export interface PageHelperOptions {
   appName: string;
 }
 
-/** The tag inserted into HTML pages; attributes carry the settings so the script needs no request. */
+/**
+ * The tag inserted into HTML pages; attributes carry the settings so the script needs no request.
+ * Not deferred: it must wrap fetch and SharedWorker before Dash's renderer uses them.
+ */
 export function helperScriptTag(options: PageHelperOptions): Buffer {
   const attrs = [
     `src="${options.prefix}/static/helper.js"`,
     `data-prefix="${escapeAttribute(options.prefix)}"`,
     `data-badge="${options.badge.enabled ? escapeAttribute(options.badge.position) : 'off'}"`,
     `data-app-name="${escapeAttribute(options.appName)}"`,
-    'defer',
   ];
   return Buffer.from(`<script ${attrs.join(' ')}></script>`, 'latin1');
 }
@@ -32,8 +34,8 @@ export function isInjectableHtml(method: string, status: number, headers: Record
 /**
  * Inserts `tag` right after the opening `<head>` tag (else before `</body>`, else at the end).
  * After the opening tag rather than before `</head>`: a `</head>` inside one of the page's own
- * inline scripts would otherwise receive the tag and end that script early. The tag is
- * `defer`red, so it still runs after the page is parsed. Works on bytes seen as latin1 so the
+ * inline scripts would otherwise receive the tag and end that script early, and it runs before
+ * the page's own scripts. Works on bytes seen as latin1 so the
  * page's own encoding is never touched.
  */
 export function injectIntoHtml(page: Buffer, tag: Buffer): Buffer {

@@ -267,8 +267,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
         }
         if (judged.verdict === 'login_required') return { allowed: false, endSocket: true };
         if (judged.verdict === 'forbidden') {
-          const refusal = judged.page ? (judged.page.location ? { error: 'forbidden', reason: 'page', path: judged.page.path } : { error: 'forbidden', reason: 'page_component' }) : { error: 'forbidden', rule: judged.judgement.rule?.label };
-          return { allowed: false, refusal, message: 'The gateway refused this callback: your account does not have access to it.' };
+          return { allowed: false, refusal: deps.authorizer.describeCallbackRefusal(judged), message: 'The gateway refused this callback: your account does not have access to it.' };
         }
         for (const pageRule of judged.pageRules) {
           if (await deps.secondFactor.need(identity, pageRule)) return { allowed: false, refusal: { error: 'second_factor_required' }, message: 'This page needs your second factor.' };

@@ -137,23 +137,5 @@ describe('Dash callback rules over HTTP', () => {
     }
   });
 
-  it('refuses Dash websocket callbacks while callback rules exist (their frames are not judged)', async () => {
-    const status = await new Promise<string>((resolve, reject) => {
-      const url = new URL(gw.url);
-      const socket = connect(Number(url.port), url.hostname, () => {
-        socket.write(
-          `GET /_dash-ws-callback HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${harry}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
-        );
-      });
-      let text = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        text += chunk;
-        if (text.includes('\r\n')) socket.destroy();
-      });
-      socket.on('close', () => resolve(text.split('\r\n')[0]!));
-      socket.on('error', reject);
-    });
-    assert.match(status, /^HTTP\/1\.1 403/);
-  });
+  // WebSocket callbacks are judged message by message: test/integration/dash-websocket-rules.test.ts.
 });

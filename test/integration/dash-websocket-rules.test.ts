@@ -62,6 +62,7 @@ describe('Dash WebSocket callbacks through the gateway', { timeout: 120_000 }, (
     dash = started.child;
     gw = await startGateway(started.url, {
       access: { rules: [{ path: '/about', policy: 'public' }, { path: '/reports/**', groups: ['finance'], components: ['load-figures', 'report-*'] }] },
+      dash: { callbacks: [{ outputs: ['about-extra.children'], groups: ['finance'] }] },
     });
     await createUser(gw.store, 'carol', PASSWORD, { groups: ['analysts'] });
     await createUser(gw.store, 'bob', PASSWORD, { groups: ['finance'] });
@@ -102,10 +103,12 @@ describe('Dash WebSocket callbacks through the gateway', { timeout: 120_000 }, (
     const refused = await socket.call(page('/reports'));
     assert.equal(refused.type, 'callback_response');
     assert.equal(refused.payload?.status, 'error');
-    assert.match(refused.payload!.message!, /dashgate:\{"error":"forbidden","reason":"page","path":"\/reports"\}/);
+    assert.match(refused.payload!.message!, /dashgate:\{"error":"forbidden","reason":"page","path":"\/reports","target":"_pages_content"\}/);
     assert.doesNotMatch(JSON.stringify(socket.messages), /Confidential/);
     const data = await socket.call(figures);
     assert.equal(data.payload?.status, 'error', 'the page\'s own callback too');
+    const extra = { output: 'about-extra.children', outputs: { id: 'about-extra', property: 'children' }, inputs: [{ id: 'about-more', property: 'n_clicks', value: 1 }], changedPropIds: ['about-more.n_clicks'] };
+    assert.equal((await socket.call(extra)).payload?.status, 'error', 'a callback rule holds over the socket as over HTTP');
     const again = await socket.call(page('/'));
     assert.equal(again.payload?.status, 'ok', 'the socket still serves allowed callbacks');
     assert.equal(socket.ws.readyState, WebSocket.OPEN);
@@ -118,6 +121,8 @@ describe('Dash WebSocket callbacks through the gateway', { timeout: 120_000 }, (
     assert.equal(reports.payload?.status, 'ok');
     assert.match(JSON.stringify(reports.payload), /Confidential finance report/);
     assert.match(JSON.stringify((await socket.call(figures)).payload), /North: 1\.2M/);
+    const extra = { output: 'about-extra.children', outputs: { id: 'about-extra', property: 'children' }, inputs: [{ id: 'about-more', property: 'n_clicks', value: 1 }], changedPropIds: ['about-more.n_clicks'] };
+    assert.match(JSON.stringify((await socket.call(extra)).payload), /Made by the data team/);
     socket.ws.close();
   });
 

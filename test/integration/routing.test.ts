@@ -53,7 +53,7 @@ describe('routing: own routes, canonical paths and the page helper', () => {
   it('adds the page helper to HTML pages and fixes Content-Length', async () => {
     const res = await fetch(`${gw.url}/page`, { headers: { cookie, accept: 'text/html' } });
     const html = await res.text();
-    assert.match(html, /<head><script src="\/_dashgate\/static\/helper\.js" data-prefix="\/_dashgate" data-badge="bottom-right"[^>]*defer><\/script><title>/);
+    assert.match(html, /<head><script src="\/_dashgate\/static\/helper\.js" data-prefix="\/_dashgate" data-badge="bottom-right"[^>]*><\/script><title>/);
     assert.equal(Number(res.headers.get('content-length')), Buffer.byteLength(html));
     assert.equal(upstream.requests.at(-1)!.headers['accept-encoding'], undefined, 'pages are fetched uncompressed so the helper can be added');
   });

@@ -1,8 +1,15 @@
-/* Dashgate page helper: injected into the app's HTML pages by the gateway.
+/* Dashgate page helper: injected into the app's HTML pages by the gateway, first in <head> and
+ * not deferred, so it is in place before Dash's renderer fetches anything or opens its socket.
  * (a) When a request of the page (a Dash callback, a layout fetch) is answered with the gateway's
  *     401, it opens a "session expired" dialog, signs the user in again in place, then sends the
  *     request again: Dash never sees the failure and the page keeps its state.
- * (b) Shows a small account badge with the username and a sign-out button.
+ * (b) When a callback is refused because the page it would render is not allowed (in-app
+ *     navigation to a page the user may not see), it shows a "no access" panel in place of the
+ *     page content, with who is signed in, a way back and a way to switch account.
+ * (c) Dash 4's WebSocket callbacks run in a SharedWorker: the helper listens to what the worker
+ *     tells the page, so a socket the gateway closed because the session ended opens the sign-in
+ *     dialog, and a refused page shows the same panel.
+ * (d) Shows a small account badge with the username and a sign-out button.
  * No dependencies; everything it builds uses textContent (never innerHTML). */
 (function () {
   'use strict';
@@ -113,6 +120,90 @@
     return pendingSignIn;
   }
 
+  /* (b) "No access" in place of the refused page: the element the callback would have filled is
+   * hidden (not emptied: it belongs to Dash's React tree) and the panel sits before it until the
+   * location changes. */
+  var shown = null;
+  function clearPanels() {
+    if (!shown) return;
+    shown.panel.remove();
+    shown.targets.forEach(function (target) { target.hidden = false; });
+    shown = null;
+  }
+  function showNoAccess(refusal) {
+    var target = refusal.target ? document.getElementById(refusal.target) : null;
+    // Several callbacks of one navigation can be refused for the same page: one panel, each output hidden.
+    if (shown && shown.path === refusal.path) {
+      if (target && shown.targets.indexOf(target) === -1) { shown.targets.push(target); target.hidden = true; }
+      return;
+    }
+    clearPanels();
+    var who = el('p', { class: 'dg-who' });
+    var back = el('button', { type: 'button', class: 'dg-primary', text: 'Go back' });
+    back.addEventListener('click', function () {
+      if (history.length > 1) history.back();
+      else location.href = '/';
+    });
+    var switchAccount = el('button', { type: 'button', class: 'dg-secondary', text: 'Switch account' });
+    switchAccount.addEventListener('click', function () {
+      var next = refusal.path || location.pathname;
+      sessionInfo().then(function (info) {
+        if (!info.authenticated) return;
+        return originalFetch(prefix + '/logout', { method: 'POST', credentials: 'same-origin', redirect: 'manual', body: new URLSearchParams({ csrf: info.csrf }), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      }).finally(function () { location.href = prefix + '/login?next=' + encodeURIComponent(next); });
+    });
+    var panel = el('section', { class: 'dg-no-access', role: 'alert', 'aria-labelledby': 'dg-no-access-title', 'data-dashgate': 'no-access' }, [
+      el('h2', { id: 'dg-no-access-title', text: 'No access' }),
+      el('p', { text: 'Your account does not have access to ' + (refusal.path || 'this page') + ' in ' + appName + '.' }),
+      who,
+      el('div', { class: 'dg-actions' }, [back, switchAccount]),
+    ]);
+    sessionInfo().then(function (info) { if (info.authenticated) who.textContent = 'Signed in as ' + (info.name || info.username) + '.'; }).catch(function () {});
+    if (target && target.parentNode) {
+      target.parentNode.insertBefore(panel, target);
+      target.hidden = true;
+    } else {
+      document.body.appendChild(panel);
+    }
+    shown = { path: refusal.path, panel: panel, targets: target ? [target] : [] };
+    back.focus();
+  }
+  /* Dash's dcc.Link navigates with history.pushState; Back and Forward with popstate. */
+  ['pushState', 'replaceState'].forEach(function (name) {
+    var original = history[name];
+    history[name] = function () { clearPanels(); return original.apply(this, arguments); };
+  });
+  window.addEventListener('popstate', clearPanels);
+
+  function showRefusal(refusal) {
+    if (refusal && refusal.reason === 'page') showNoAccess(refusal);
+    else notice('You do not have access to this part of ' + appName + '.');
+  }
+
+  /* (c) What Dash's WebSocket worker tells this page: {type: 'disconnected', payload: {reason}}
+   * when the socket closed, {type: 'callback_response', payload: {status, message}} per callback. */
+  function onWorkerMessage(event) {
+    var data = event.data || {};
+    var payload = data.payload || {};
+    if (data.type === 'disconnected' && String(payload.reason || '').indexOf('dashgate:session_ended') === 0) {
+      signInAgain();
+    } else if (data.type === 'callback_response' && payload.status === 'error' && typeof payload.message === 'string') {
+      var at = payload.message.indexOf('dashgate:{');
+      if (at === -1) return;
+      try { showRefusal(JSON.parse(payload.message.slice(at + 'dashgate:'.length))); } catch (e) { /* not ours */ }
+    }
+  }
+  if (typeof window.SharedWorker === 'function') {
+    var OriginalSharedWorker = window.SharedWorker;
+    var WatchedSharedWorker = function (url, options) {
+      var worker = new OriginalSharedWorker(url, options);
+      try { worker.port.addEventListener('message', onWorkerMessage); } catch (e) { /* the app still works without it */ }
+      return worker;
+    };
+    WatchedSharedWorker.prototype = OriginalSharedWorker.prototype;
+    window.SharedWorker = WatchedSharedWorker;
+  }
+
   function notice(text) {
     var box = el('div', { class: 'dg-notice', role: 'status', text: text });
     document.body.appendChild(box);
@@ -123,7 +214,9 @@
     var retry = input instanceof Request ? input.clone() : input;
     return originalFetch(input, init).then(function (response) {
       if (isLoginRequired(response)) return signInAgain().then(function () { return window.fetch(retry, init); });
-      if (response.status === 403 && response.headers.get('x-dashgate') === 'forbidden') notice('You do not have access to this part of ' + appName + '.');
+      if (response.status === 403 && response.headers.get('x-dashgate') === 'forbidden') {
+        response.clone().json().then(showRefusal, function () { showRefusal(null); });
+      }
       return response;
     });
   };
@@ -175,8 +268,13 @@
       '.dg-primary{margin-top:1rem;font:inherit;font-weight:600;padding:.6rem;border:0;border-radius:8px;background:#1f5fbf;color:#fff;cursor:pointer}' +
       '.dg-sso{display:flex;flex-direction:column;gap:.5rem;margin-top:.75rem}.dg-sso-link{display:block;text-align:center;padding:.55rem;border:1px solid #cfd6e0;border-radius:8px;color:#1f5fbf;font-weight:600;text-decoration:none}' +
       '.dg-error{color:#8a1c1c;background:#fdecec;padding:.5rem;border-radius:8px;margin:.5rem 0 0}' +
+      '.dg-no-access{margin:1.5rem auto;max-width:36rem;padding:1.25rem 1.5rem;border:1px solid #cfd6e0;border-radius:12px;background:#fff;color:#1b2330;font:16px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.08)}' +
+      '.dg-no-access h2{margin:0 0 .5rem;font-size:1.25rem}.dg-no-access p{margin:.25rem 0}.dg-who{color:#4a5565}' +
+      '.dg-actions{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:1rem}.dg-actions .dg-primary{margin-top:0;padding:.5rem 1rem}' +
+      '.dg-secondary{font:inherit;font-weight:600;padding:.5rem 1rem;border:1px solid #cfd6e0;border-radius:8px;background:#fff;color:#1f5fbf;cursor:pointer}' +
+      '@media (prefers-color-scheme:dark){.dg-no-access{background:#1b2330;color:#e8edf4;border-color:#3a4556}.dg-who{color:#b8c2d0}.dg-secondary{background:#1b2330;color:#8fb8ff;border-color:#3a4556}}' +
       '.dg-notice{position:fixed;left:50%;top:16px;transform:translateX(-50%);z-index:2147483001;background:#8a1c1c;color:#fff;padding:.5rem 1rem;border-radius:8px;font:14px system-ui,sans-serif}' +
-      '.dg-badge :focus-visible,.dg-dialog :focus-visible{outline:3px solid #f0a500;outline-offset:2px}',
+      '.dg-no-access :focus-visible,.dg-badge :focus-visible,.dg-dialog :focus-visible{outline:3px solid #f0a500;outline-offset:2px}',
   });
   function start() {
     document.head.appendChild(style);
