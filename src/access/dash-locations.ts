@@ -48,6 +48,11 @@ export function callbackLocations(declaredCallback: DeclaredCallback, body: unkn
   return found;
 }
 
+/** The path rules' view of a location a callback carries as `pathname` (what `access explain --location` shows). */
+export function locationMatchPath(pathname: string, dashPrefix = '/'): { matchPath: string; path: string } {
+  return judgedPath(pathname.split(/[?#]/, 1)[0]!, dashPrefix.replace(/\/+$/, ''));
+}
+
 /**
  * The path (or paths) a location value can be read as. An href is read the way a browser reads
  * it (WHATWG: "\\" as "/", dot segments resolved) and, in case the app parses it more naively
