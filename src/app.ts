@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
 import { CsrfGuard } from './auth/csrf.js';
@@ -20,12 +22,16 @@ import { createLogger } from './log.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { ApiTokenManager } from './auth/api-tokens.js';
 import { createCallbackCatalog } from './access/dash-dependencies.js';
-import { createAuthorizer, type CallbackCheck } from './pipeline/authorize.js';
+import { createAuthorizer } from './pipeline/authorize.js';
 import { fetchUpstreamJson } from './proxy/upstream-json.js';
-import { createSecondFactorGate, type FactorNeed } from './pipeline/second-factor.js';
+import { createSecondFactorGate } from './pipeline/second-factor.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
 import { createIdentifier, createSessionIdentifier, userOf, type Identity } from './pipeline/identify.js';
-import { createOutcome, isScriptedRequest } from './pipeline/outcome.js';
+import { answerRefusal, isScriptedRequest } from './pipeline/outcome.js';
+import { createGuard } from './pipeline/guard.js';
+import { createProxyHandler } from './proxy/handler.js';
+import { writeRefusal, type RefusalPageRenderer } from './proxy/refusals.js';
+import { createLogLimiter } from './ops/log-limiter.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
 import { helperScriptTag, injectIntoHtml } from './proxy/page-helper.js';
@@ -38,7 +44,7 @@ import { writeErrorResponse } from './web/error-response.js';
 import { registerAccountRoutes } from './web/account-routes.js';
 import { registerAdminRoutes } from './web/admin-routes.js';
 import { registerInviteRoutes } from './web/invite-routes.js';
-import { registerLoginRoutes, sendPage } from './web/login-routes.js';
+import { registerLoginRoutes } from './web/login-routes.js';
 import { registerResetRoutes } from './web/reset-routes.js';
 import { registerPasskeyRoutes } from './web/passkey-routes.js';
 import { registerSignupRoutes } from './web/signup-routes.js';
@@ -142,19 +148,28 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     if (appToken) headers['x-dashgate-app-token'] = await appToken(user, credential);
   };
 
+  // One node:http server and one handler: the gateway's own pages go to fastify, everything else
+  // to the proxy handler, which never enters fastify (its per-request machinery is not needed to forward).
+  let ownRoutesHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
+  const server = config.server.tls
+    ? createHttpsServer({ cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) }, dispatch)
+    : createHttpServer(dispatch);
   const app = Fastify({
     loggerInstance: logger,
     // Per-request log lines would cost more than the proxying itself; failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    serverFactory: (handler) => {
+      ownRoutesHandler = handler;
+      return server;
+    },
     // Malformed URLs the router cannot even decode (/a%zz) get the gateway's own 400.
     frameworkErrors: (error, request, reply) => {
       reply.hijack();
       const code = error.code === 'FST_ERR_BAD_URL' ? 'BAD_PATH' : statusToCode((error as { statusCode?: number }).statusCode);
       writeErrorResponse(reply.raw, code, request.headers.accept?.includes('text/html') !== true, branding);
     },
-    ...(config.server.tls ? { https: { cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) } } : {}),
   }) as unknown as FastifyInstance;
 
   // Errors are answered the same way everywhere; set before any plugin so every scope inherits them.
@@ -169,12 +184,13 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     writeErrorResponse(reply.raw, code, request.scope ? isScriptedRequest(request.raw, request.scope) : true, branding, request.scope?.id);
   });
 
-  // Step 1 – scope.
+  // Step 1 – scope, once per request (dispatch); own routes read what dispatch found.
   const resolveScope = createScopeResolver({ trustedProxies: config.server.trusted_proxies });
   app.decorateRequest('scope', null as unknown as RequestScope);
   app.addHook('onRequest', async function scope(request) {
-    request.scope = resolveScope(request.raw);
+    request.scope = scopeOf.get(request.raw) ?? resolveScope(request.raw);
   });
+  const scopeOf = new WeakMap<IncomingMessage, RequestScope>();
 
   // Step 3 – identify: own routes know only the session cookie; proxied requests and upgrades
   // also accept API tokens, and HTTP Basic where their rule allows it.
@@ -194,7 +210,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   });
   const authorizer = createAuthorizer(config, { catalog });
   const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now });
-  const describeRefusal = createOutcome({ prefix });
+  const guard = createGuard({ authorizer, identify, secondFactor });
 
   const mailer = deps.mailer ?? createMailer(config, logger);
   // public_url, else where this instance actually listens (port 0 becomes the port it got).
@@ -263,129 +279,84 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     rewriteHtml,
     maxHtmlBytes: config.page_helper.max_html_bytes,
   });
-  await app.register(async function proxied(proxy) {
-    // Bodies are streamed to the app untouched: no parser may read them.
-    proxy.removeAllContentTypeParsers();
-    proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
-    async function guardAndForward(request: FastifyRequest, reply: FastifyReply) {
-      const { scope } = request;
-      const { raw: req } = request;
-      if (isOwnPath(scope.matchPath, prefix)) throw new GatewayError('NOT_FOUND');
-      if (authorizer.refusesMcp(scope)) {
-        request.log.info({ requestId: scope.id, path: scope.path }, 'Dash MCP endpoint refused: access rules look inside callbacks');
-        return reply.code(403).header('cache-control', 'no-store').header('x-dashgate', 'forbidden').send({ error: 'mcp_refused', message: "Dash's MCP endpoint would run callbacks around the gateway's access rules, so it is refused while access or callback rules exist." });
-      }
-      const rule = authorizer.match(scope, req.method ?? 'GET');
-      const identity = await identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
-      if (identity.kind === 'rejected') return refuseCredentials(reply, identity);
-      let verdict = authorizer.verdict(rule, identity);
-      if (verdict === 'allow') {
-        const need = await secondFactor.need(identity, rule);
-        if (need) return askForSecondFactor(req, reply, scope, need);
-      }
-      let body: Buffer | undefined;
-      let page: CallbackCheck['page'] = null;
-      let checked: CallbackCheck | null = null;
-      if (verdict === 'allow' && authorizer.inspectsCallback(req, scope)) {
-        checked = await authorizer.checkCallback(req, scope, identity);
-        verdict = checked.verdict;
-        body = checked.body;
-        page = checked.page;
-        if (verdict === 'forbidden') {
-          request.log.info({ requestId: scope.id, user: userOf(identity)?.username, ...(page ? { page: page.path, rule: page.rule.label } : { rule: checked.judgement.rule?.label }) }, page ? 'callback refused: it belongs to a page the user may not see' : 'callback refused by rule');
-        }
-        for (const pageRule of verdict === 'allow' ? checked.pageRules : []) {
-          const need = await secondFactor.need(identity, pageRule);
-          if (need) return askForSecondFactor(req, reply, scope, need);
-        }
-      }
-      if (verdict !== 'allow') {
-        const refusal = describeRefusal(req, scope, verdict);
-        if (refusal.kind === 'redirect') return reply.header('cache-control', 'no-store').redirect(refusal.location, refusal.status);
-        if (refusal.kind === 'json') {
-          // A refused page names itself, so the page helper can show "no access" in its place.
-          const body = refusal.status === 403 && checked ? authorizer.describeCallbackRefusal(checked) : refusal.body;
-          return reply.code(refusal.status).header('cache-control', 'no-store').header('x-dashgate', refusal.status === 401 ? 'login-required' : 'forbidden').send(body);
-        }
-        return sendPage(reply, 403, renderMessagePage(branding, { title: 'No access', message: `Your account does not have access to this part of ${branding.appName}.` }));
-      }
+  const renderRefusalPage: RefusalPageRenderer = (page, status) =>
+    renderMessagePage(branding, { ...page, ...(status === 403 ? {} : { action: status >= 500 ? { href: '', label: 'Try again' } : { href: '/', label: 'Go to the start page' } }) });
+  const handleProxied = createProxyHandler({
+    guard,
+    forwarder,
+    prefix,
+    appName: branding.appName,
+    renderPage: renderRefusalPage,
+    pageHeaders: PAGE_SECURITY_HEADERS,
+    log: logger,
+    logLimited: createLogLimiter(logger),
+    async upstreamHeaders(req, scope, identity, rule) {
       const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, allowBasic: rule.allowBasic, identityEncoding: rewriteHtml !== null && !isScriptedRequest(req, scope) });
       await signIdentity(identity, headers);
-      reply.hijack();
-      try {
-        await forwarder.forward({ req, res: reply.raw, target: scope.wirePath + scope.query, headers, ...(body ? { body } : {}) });
-      } catch (err) {
-        const code = err instanceof GatewayError ? err.code : 'INTERNAL';
-        if (code === 'INTERNAL') request.log.error({ err, requestId: scope.id }, 'proxy failure');
-        else request.log.warn({ code, requestId: scope.id, cause: (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : undefined }, 'upstream failure');
-        writeErrorResponse(reply.raw, code, isScriptedRequest(req, scope), branding, scope.id);
-      }
-    }
-    /** Set up a factor (account page), use it now (step-up page), or 403 for a password-only script. */
-    function askForSecondFactor(req: FastifyRequest['raw'], reply: FastifyReply, scope: RequestScope, need: NonNullable<FactorNeed>) {
-      reply.header('cache-control', 'no-store');
-      const next = scope.wirePath + scope.query;
-      const url = need === 'enrol' ? `${prefix}/account?enrol=1` : need === 'step_up' ? `${prefix}/stepup?next=${encodeURIComponent(next)}` : null;
-      if (isScriptedRequest(req, scope) || url === null) {
-        return reply.code(403).header('x-dashgate', 'forbidden').send({ error: need === 'enrol' ? 'second_factor_enrolment_required' : 'second_factor_required', ...(url ? { url } : {}) });
-      }
-      return reply.redirect(url, 303);
-    }
-    /** An API token or Basic password that did not check out: 401 (429 while throttled), never a redirect. */
-    function refuseCredentials(reply: FastifyReply, identity: Extract<Identity, { kind: 'rejected' }>) {
-      reply.header('cache-control', 'no-store');
-      if (identity.retryAfterMs !== null) {
-        return reply.code(429).header('retry-after', String(Math.ceil(identity.retryAfterMs / 1000))).send({ error: 'too_many_attempts', retry_after: Math.ceil(identity.retryAfterMs / 1000) });
-      }
-      const challenge = identity.scheme === 'Basic' ? `Basic realm="${branding.appName.replace(/["\\]/g, '')}", charset="UTF-8"` : 'Bearer error="invalid_token"';
-      return reply.code(401).header('www-authenticate', challenge).send({ error: 'invalid_credentials' });
-    }
-    proxy.all('/', guardAndForward);
-    proxy.all('/*', guardAndForward);
+      return headers;
+    },
   });
+
+  /** Every request: its scope (a path or Host the gateway refuses is answered here), then own routes or the proxy. */
+  function dispatch(req: IncomingMessage, res: ServerResponse, known?: RequestScope): void {
+    let scope: RequestScope;
+    try {
+      scope = known ?? resolveScope(req);
+    } catch (err) {
+      const code = err instanceof GatewayError ? err.code : 'BAD_REQUEST';
+      const answer = answerRefusal({ kind: 'error', code }, { prefix, next: '/', scripted: req.headers.accept?.includes('text/html') !== true, appName: branding.appName });
+      return writeRefusal(req, res, answer, { renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS });
+    }
+    if (isOwnPath(scope.matchPath, prefix)) {
+      scopeOf.set(req, scope);
+      return ownRoutesHandler(req, res);
+    }
+    void handleProxied(req, res, scope);
+  }
 
   const websockets = createUpgradeHandler({
     upstream: config.upstream,
     prefix,
+    prefixForLogin: prefix,
+    appName: branding.appName,
     cookieName,
     connectTimeoutMs: config.proxy.connect_timeout,
     resolveScope,
-    identify,
+    guard,
     authorizer,
     secondFactor,
-    describeRefusal,
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
     recheckMs: Math.max(1000, config.session.cache_ttl),
     signIdentity,
-    serveAsRequest: (req, res) => app.server.emit('request', req, res),
+    serveAsRequest: (req, res) => dispatch(req, res),
     onSessionChange: (listener) => sessions.onChange(listener),
     maxMessageBytes: config.dash.max_callback_body,
     log: logger,
   });
-  app.server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
+  server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own
-  // forms, or a signed-in user). Others get their 401/303 without being asked to upload first.
-  app.server.on('checkContinue', (req, res) => {
-    const invite = (() => {
-      try {
-        const scope = resolveScope(req);
-        if (isOwnPath(scope.matchPath, prefix)) return Promise.resolve(true);
-        const rule = authorizer.match(scope, req.method ?? 'GET');
-        // No Basic here: a password is checked once, when the request itself is handled.
-        return identify(req, { touch: false, clientIp: scope.clientIp }).then((identity) => authorizer.verdict(rule, identity) === 'allow');
-      } catch {
-        return Promise.resolve(false);
-      }
-    })();
-    invite.then(
-      (yes) => {
-        if (yes) res.writeContinue();
-        app.server.emit('request', req, res);
+  // forms, or a caller the guard would let through). The probe has no side effects; the request
+  // itself is judged once, as usual, and a refused one is answered without its body.
+  server.on('checkContinue', (req, res) => {
+    let scope: RequestScope;
+    try {
+      scope = resolveScope(req);
+    } catch {
+      return dispatch(req, res);
+    }
+    if (isOwnPath(scope.matchPath, prefix)) {
+      res.writeContinue();
+      return dispatch(req, res, scope);
+    }
+    guard(req, scope, 'continue').then(
+      (result) => {
+        if (result.allowed) res.writeContinue();
+        dispatch(req, res, scope);
       },
       (err) => {
-        logger.error({ err }, 'expect-continue check failed');
-        app.server.emit('request', req, res);
+        logger.error({ err, requestId: scope.id }, 'expect-continue check failed');
+        dispatch(req, res, scope);
       },
     );
   });

@@ -8,6 +8,8 @@ export const ERROR_TABLE = {
   BAD_CALLBACK: { status: 400, title: 'Bad request', detail: 'The Dash callback request is not valid JSON with an "output".' },
   CSRF_FAILED: { status: 403, title: 'Request refused', detail: 'The form expired or came from another site. Go back, reload the page and try again.' },
   NOT_FOUND: { status: 404, title: 'Not found', detail: 'There is nothing at this address.' },
+  MCP_REFUSED: { status: 403, title: 'Not available', detail: "Dash's MCP endpoint would run callbacks around the gateway's access rules, so it is refused while access or callback rules exist." },
+  BAD_UPGRADE: { status: 400, title: 'Bad request', detail: 'A request with a body cannot be an upgrade, and only a GET can open a WebSocket.' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large', detail: 'The request body is larger than the gateway accepts.' },
   UNSUPPORTED_ENCODING: { status: 415, title: 'Unsupported request', detail: 'Compressed request bodies are not accepted here.' },
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'The app is not answering', detail: 'The application behind this gateway is not reachable right now. It may be starting or restarting; try again in a moment.' },

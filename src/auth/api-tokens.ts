@@ -121,7 +121,7 @@ export class ApiTokenManager {
   }
 
   /** The token and its user, or null when the value is malformed, unknown, wrong, expired, or its user is not active. */
-  async verify(token: string | undefined | null): Promise<ValidApiToken | null> {
+  async verify(token: string | undefined | null, options: { touch?: boolean } = {}): Promise<ValidApiToken | null> {
     const parts = parseApiToken(token);
     if (!parts) return null;
     const now = this.now();
@@ -131,6 +131,7 @@ export class ApiTokenManager {
     if (!digestsEqual(entry.record.secretHash, hashSecret(parts.secret))) return null;
     const { record, user } = entry;
     if (record.expiresAt !== null && now >= record.expiresAt) return null;
+    if (options.touch === false) return { user, token: toApiToken(record, user.username) };
     record.lastUsedAt = now;
     if (now - entry.lastWrittenAt >= this.settings.touchIntervalMs) {
       entry.lastWrittenAt = now;

@@ -63,12 +63,12 @@ export function registerAccessCommands(program: Command, out: (line: string) => 
         const asCallback = outputs.length > 0 || (flags.location ?? []).length > 0 || (flags.input ?? []).length > 0;
         if (asCallback && (!isCallbackPath(canonical.matchPath) || method !== 'POST')) {
           // The gateway reads callback bodies only there: saying otherwise would explain a decision it never makes.
-          out('  note: --output, --location and --input apply only to POST …/_dash-update-component; this request is not a callback, so they are not judged');
+          out('  note: --output, --location and --input apply only to POST …/_dash-update-component; this request is not a callback, so its outputs are not judged');
         } else if (asCallback) {
           const judged = explainCallback(authorizer, config.dash.prefix, { outputs, locations: flags.location ?? [], inputs: flags.input ?? [], hostname }, effectiveUser, out);
           if (verdict === 'allow') verdict = judged;
         } else if (isCallbackPath(canonical.matchPath) && (authorizer.callbacks.size > 0 || config.access.rules.length > 0)) {
-          out('  note: this is the Dash callback endpoint; pass --output <id.prop>, --location <path> or --input <id> to judge a callback');
+          out('  note: this is the Dash callback endpoint; pass --output <id.prop> to judge a callback (--location <path> and --input <id> for the page it renders or belongs to)');
         }
         out(`result: ${verdictText(verdict)}`);
       }),

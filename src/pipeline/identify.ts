@@ -33,6 +33,11 @@ export interface IdentifyOptions {
   allowBasic?: boolean;
   /** The caller's address (scope.clientIp), for the throttle. */
   clientIp?: string;
+  /**
+   * false: judge without leaving a trace (an Expect: 100-continue probe, judged again when the
+   * request comes): nothing touched, no failure counted or audited, and no password checked.
+   */
+  sideEffects?: boolean;
 }
 
 /** Step 3, cookie only: what the gateway's own pages use. */
@@ -86,11 +91,12 @@ export function createIdentifier(sessions: SessionManager, cookieName: string, d
     return { kind: 'rejected', scheme, retryAfterMs: null };
   }
 
-  async function bearer(token: string, ip: string): Promise<Identity> {
+  async function bearer(token: string, ip: string, sideEffects: boolean): Promise<Identity> {
     const wait = await throttled(ip);
     if (wait !== null) return { kind: 'rejected', scheme: 'Bearer', retryAfterMs: wait };
-    const found = await deps.apiTokens.verify(token);
+    const found = await deps.apiTokens.verify(token, { touch: sideEffects });
     if (found) return { kind: 'credential', user: found.user, method: 'token', credentialId: found.token.id };
+    if (!sideEffects) return { kind: 'rejected', scheme: 'Bearer', retryAfterMs: null };
     // A failure is checked against the throttle and counted while no other failure from this
     // address is: otherwise simultaneous guesses all pass the check before any is recorded
     // (twelve parallel unknown tokens were all answered 401 where three were allowed).
@@ -133,14 +139,16 @@ export function createIdentifier(sessions: SessionManager, cookieName: string, d
   }
 
   return async function identify(req: IncomingMessage, options: IdentifyOptions = {}): Promise<Identity> {
-    const fromCookie = await identifySession(req, options);
+    const sideEffects = options.sideEffects !== false;
+    const fromCookie = await identifySession(req, sideEffects ? options : { touch: false });
     if (fromCookie.kind !== 'anonymous') return fromCookie;
     const authorization = parseAuthorization(req.headers.authorization);
     if (!authorization) return ANONYMOUS;
     const { scheme, value } = authorization;
     const ip = options.clientIp ?? req.socket.remoteAddress ?? '';
-    if (scheme === 'bearer' && isApiTokenShaped(value)) return bearer(value, ip);
-    if (scheme === 'basic' && options.allowBasic) return basic(value, ip);
+    if (scheme === 'bearer' && isApiTokenShaped(value)) return bearer(value, ip, sideEffects);
+    // A password is checked once, when the request itself is judged: a probe would be a free guess.
+    if (scheme === 'basic' && options.allowBasic) return sideEffects ? basic(value, ip) : ANONYMOUS;
     return ANONYMOUS;
   };
 }

@@ -189,3 +189,4 @@ function sendRewritten(res: ServerResponse, status: number, headers: Record<stri
     body.once('error', reject);
   });
 }
+export type Forwarder = ReturnType<typeof createForwarder>;

@@ -4,7 +4,10 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { buildUpstreamHeaders } from '../pipeline/headers.js';
-import type { IdentifyOptions, Identity } from '../pipeline/identify.js';
+import type { Identity } from '../pipeline/identify.js';
+import type { Guard } from '../pipeline/guard.js';
+import { answerRefusal, type Refusal } from '../pipeline/outcome.js';
+import { refuseUpgrade } from './refusals.js';
 import type { Authorizer } from '../pipeline/authorize.js';
 import type { SecondFactorGate } from '../pipeline/second-factor.js';
 import type { RuleMatch } from '../access/rules.js';
@@ -12,7 +15,6 @@ import type { SessionChange } from '../auth/sessions.js';
 import { userOf } from '../pipeline/identify.js';
 import type { Logger } from 'pino';
 import { relayDashSocket, SESSION_ENDED_CLOSE, type MessageVerdict } from './dash-ws-relay.js';
-import type { createOutcome } from '../pipeline/outcome.js';
 import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
 export interface UpgradeDeps {
@@ -21,10 +23,12 @@ export interface UpgradeDeps {
   cookieName: string;
   connectTimeoutMs: number;
   resolveScope(req: IncomingMessage): RequestScope;
-  identify(req: IncomingMessage, options?: IdentifyOptions): Promise<Identity>;
+  /** The one judgement of every transport (pipeline/guard.ts). */
+  guard: Guard;
   authorizer: Authorizer;
   secondFactor: SecondFactorGate;
-  describeRefusal: ReturnType<typeof createOutcome>;
+  prefixForLogin: string;
+  appName: string;
   expectedOrigin(scope: RequestScope): string;
   onError(err: unknown, scope?: RequestScope): void;
   /** Adds the signed identity header, when enabled. */
@@ -78,10 +82,9 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
   /** Is this socket's caller still allowed where it connected? Closes it when not (session ended, user disabled, groups changed). */
   function recheck(entry: OpenSocket): void {
-    deps.identify(entry.req, { touch: false, allowBasic: entry.rule.allowBasic, clientIp: entry.scope.clientIp }).then(
-      (identity) => {
-        const verdict = deps.authorizer.verdict(entry.rule, identity);
-        if (verdict !== 'allow') entry.end(verdict === 'login_required' ? 'session_ended' : 'forbidden');
+    deps.guard(entry.req, entry.scope, 'recheck').then(
+      (result) => {
+        if (!result.allowed) entry.end(result.refusal.kind === 'login_required' || result.refusal.kind === 'invalid_credentials' ? 'session_ended' : 'forbidden');
       },
       (err) => deps.onError(err, entry.scope),
     );
@@ -100,21 +103,14 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     let scope: RequestScope | undefined;
     try {
       scope = deps.resolveScope(req);
-      if (isOwnPath(scope.matchPath, deps.prefix)) return rejectUpgrade(socket, 404, { error: 'not_found' });
-      if (deps.authorizer.refusesMcp(scope)) return refuse(socket, scope, 403, { error: 'mcp_refused' });
+      if (isOwnPath(scope.matchPath, deps.prefix)) return refuse(socket, scope, { kind: 'error', code: 'NOT_FOUND' });
       const origin = req.headers.origin;
-      if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return refuse(socket, scope, 403, { error: 'cross_origin_websocket' });
-      const rule = deps.authorizer.match(scope, 'GET');
-      const identity = await deps.identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
-      const verdict = deps.authorizer.verdict(rule, identity);
-      if (verdict !== 'allow') {
-        const refusal = deps.describeRefusal(req, scope, verdict, true);
-        return refuse(socket, scope, refusal.status === 303 ? 401 : refusal.status, 'body' in refusal ? refusal.body : { error: verdict }, identity);
-      }
-      if (await deps.secondFactor.need(identity, rule)) return refuse(socket, scope, 403, { error: 'second_factor_required' }, identity);
+      if (origin !== undefined && origin !== deps.expectedOrigin(scope)) return refuse(socket, scope, { kind: 'forbidden', detail: { error: 'cross_origin_websocket' } });
+      const result = await deps.guard(req, scope, 'upgrade');
+      if (!result.allowed) return refuse(socket, scope, result.refusal, result.identity);
+      const { identity, rule } = result;
       // An upgrade request has no body: a length here would leave the app waiting for bytes that never come.
-      if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
-      if (req.headers['transfer-encoding'] !== undefined) return rejectUpgrade(socket, 400, { error: 'body_on_upgrade' });
+      if ((req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined) return refuse(socket, scope, { kind: 'error', code: 'BAD_UPGRADE' }, identity);
       const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName: deps.cookieName, allowBasic: rule.allowBasic });
       delete headers['content-length'];
       await deps.signIdentity(identity, headers);
@@ -128,9 +124,9 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       joinUpstream({ req, socket, head, scope, headers, rule, inspected, sessionId: session, userId: userOf(identity)?.id ?? null, user: userOf(identity)?.username ?? null });
     } catch (err) {
       // A request the gateway refuses (bad path, malformed or conflicting Host) is the client's mistake, not an error to log.
-      if (err instanceof GatewayError && err.status < 500) return rejectUpgrade(socket, err.status, { error: err.code.toLowerCase() });
+      if (err instanceof GatewayError && err.status < 500) return writeUpgradeRefusal(socket, { kind: 'error', code: err.code }, scope?.id);
       deps.onError(err, scope);
-      rejectUpgrade(socket, 500, { error: 'internal' });
+      writeUpgradeRefusal(socket, { kind: 'error', code: 'INTERNAL' }, scope?.id);
     }
   }
 
@@ -142,7 +138,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
    */
   function serveWithoutUpgrade(req: IncomingMessage, socket: Duplex): void {
     const length = req.headers['content-length'];
-    if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return rejectUpgrade(socket, 400, { error: 'bad_request' });
+    if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return writeUpgradeRefusal(socket, { kind: 'error', code: 'BAD_UPGRADE' });
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
@@ -154,9 +150,13 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   }
 
   /** A refused handshake: answered as HTTP (the browser sees its status), and logged. */
-  function refuse(socket: Duplex, scope: RequestScope, status: number, body: { error: string }, identity?: Identity): void {
-    deps.log.info({ requestId: scope.id, path: scope.path, user: identity ? userOf(identity)?.username : undefined, status, error: body.error }, 'websocket refused');
-    rejectUpgrade(socket, status, body);
+  function refuse(socket: Duplex, scope: RequestScope, refusal: Refusal, identity?: Identity | null): void {
+    deps.log.info({ requestId: scope.id, path: scope.path, user: identity ? userOf(identity)?.username : undefined, refusal: refusal.kind === 'error' ? refusal.code : refusal.kind }, 'websocket refused');
+    writeUpgradeRefusal(socket, refusal, scope.id);
+  }
+
+  function writeUpgradeRefusal(socket: Duplex, refusal: Refusal, requestId?: string): void {
+    refuseUpgrade(socket, answerRefusal(refusal, { prefix: deps.prefixForLogin, next: '/', scripted: true, appName: deps.appName, ...(requestId ? { requestId } : {}) }));
   }
 
   function joinUpstream(join: { req: IncomingMessage; socket: Duplex; head: Buffer; scope: RequestScope; headers: Record<string, string | string[]>; rule: RuleMatch; inspected: boolean; sessionId: string | null; userId: string | null; user: string | null }): void {
@@ -172,7 +172,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
       agent: false,
     });
     upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upstream connect timeout')));
-    upstreamReq.on('error', () => rejectUpgrade(socket, 502, { error: 'upstream_unavailable' }));
+    upstreamReq.on('error', () => writeUpgradeRefusal(socket, { kind: 'error', code: 'UPSTREAM_UNAVAILABLE' }, scope.id));
     upstreamReq.on('response', (res) => {
       // The app declined the upgrade: pass on its status and (bounded) body, framed anew, then close.
       const chunks: Buffer[] = [];
@@ -195,7 +195,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
         // The app compressed anyway: its frames could not be read, so the socket is not opened.
         deps.log.warn({ requestId: scope.id, extensions: res.headers['sec-websocket-extensions'] }, 'websocket refused: the app negotiated an extension the gateway cannot read');
         upstreamSocket.destroy();
-        return rejectUpgrade(socket, 502, { error: 'upstream_unavailable' });
+        return writeUpgradeRefusal(socket, { kind: 'error', code: 'UPSTREAM_UNAVAILABLE' }, scope.id);
       }
       const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? 'Switching Protocols'}`];
       for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
@@ -250,14 +250,16 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
    * judged like an HTTP callback with the socket's identity as it is now; a refused one gets Dash's
    * error answer, and an ended session closes the socket.
    */
-  function startInspection(join: { req: IncomingMessage; socket: Duplex; scope: RequestScope; rule: RuleMatch; user: string | null }, upstreamSocket: Duplex) {
-    const { req, scope, rule } = join;
+  function startInspection(join: { req: IncomingMessage; socket: Duplex; scope: RequestScope; user: string | null }, upstreamSocket: Duplex) {
+    const { req, scope } = join;
     return relayDashSocket(join.socket, upstreamSocket, {
       maxMessageBytes: deps.maxMessageBytes,
       onEvent: (event, fields) => deps.log.info({ requestId: scope.id, user: join.user, ...fields }, event === 'refused' ? 'websocket callback refused' : event === 'session_ended' ? 'websocket closed: the session ended' : 'websocket closed: a message the gateway cannot read'),
       judge: async (payload): Promise<MessageVerdict> => {
-        const identity = await deps.identify(req, { allowBasic: rule.allowBasic, clientIp: scope.clientIp });
-        if (deps.authorizer.verdict(rule, identity) !== 'allow') return { allowed: false, endSocket: true };
+        // The caller as they are now, on the socket's own rule; then the callback itself.
+        const caller = await deps.guard(req, scope, 'upgrade');
+        if (!caller.allowed) return { allowed: false, endSocket: true };
+        const { identity } = caller;
         let judged;
         try {
           judged = await deps.authorizer.judgeCallback(payload, scope, identity);
@@ -290,12 +292,4 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
 function statusText(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
-}
-
-function rejectUpgrade(socket: Duplex, status: number, body: object): void {
-  if (!socket.writable) return void socket.destroy();
-  const text = JSON.stringify(body);
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Dashgate: ${status === 401 ? 'login-required' : 'refused'}\r\nConnection: close\r\n\r\n${text}`,
-  );
 }
