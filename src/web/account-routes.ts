@@ -10,6 +10,7 @@ import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes, v
 import { renderAccountPage, renderRecoveryCodesPage, renderTotpSetupPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
+import { mustEnrolFirst } from './second-factor-guard.js';
 
 type SignedIn = Extract<Identity, { kind: 'user' }>;
 
@@ -188,6 +189,8 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
   app.post(`${accountPath}/tokens`, async function createToken(request, reply) {
     const identity = await signedIn(request, reply);
     if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    // A token acts without any second factor: only a session that satisfies mfa.required may mint one.
+    if (await mustEnrolFirst(ctx, identity)) return show(reply, identity, 403, { error: 'Two-factor sign-in is required here: set it up below before creating API tokens.' });
     const name = formField(request.body, 'name').trim();
     const expires = formField(request.body, 'expires');
     const problem = apiTokenNameProblem(name);

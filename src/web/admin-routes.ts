@@ -25,6 +25,7 @@ import {
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
 import { renderMessagePage } from './pages.js';
+import { enrolPath, mustEnrolFirst } from './second-factor-guard.js';
 
 type Admin = Extract<Identity, { kind: 'user' }>;
 type Extra = Omit<Partial<AdminFrame>, 'csrf' | 'admin'>;
@@ -63,6 +64,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     }
     if (!identity.user.isAdmin) {
       await sendPage(reply, 403, renderMessagePage(ctx.branding, { title: 'Administrators only', message: 'This part of the gateway is for administrators.', action: { href: '/', label: `Back to ${ctx.branding.appName}` } }));
+      return null;
+    }
+    if (await mustEnrolFirst(ctx, identity)) {
+      // The policy covers this administrator and they have no factor: the console waits until they set one up.
+      if (request.method === 'GET' || request.method === 'HEAD') await reply.redirect(enrolPath(ctx), 303);
+      else await sendPage(reply, 403, renderMessagePage(ctx.branding, { title: 'Set up two-factor sign-in first', message: 'Two-factor sign-in is required for administrators here. Set it up on your account page, then come back.', action: { href: enrolPath(ctx), label: 'Set it up' } }));
       return null;
     }
     return identity;
