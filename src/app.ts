@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { createAccounts } from './accounts/accounts.js';
 import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
 import { CsrfGuard } from './auth/csrf.js';
 import { IdentityTokenIssuer } from './auth/identity-jwt.js';
@@ -192,9 +193,16 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     ? new (await import('./auth/sso/client.js')).SsoClient(ssoProviders, { redirectUri: (provider) => `${linkBase()}${prefix}/sso/${provider.id}/callback` })
     : null;
 
+  const passwordPolicy = { minLength: config.password.min_length, maxLength: config.password.max_length };
+  // Every account change (console, invitations, sign-ups, SSO) ends sessions and drops cached copies of the user here.
+  const accounts = createAccounts({
+    store, now, appName: branding.appName,
+    passwordPolicy, sessions, caches: [sessions, apiTokens, { forgetUser: (userId: string) => secondFactor.forget(userId) }],
+  });
+
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
+    prefix, branding, store, accounts, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
     mfaChallenge: new MfaChallenge(Buffer.from(mfaKey, 'base64url'), now),
     passwordsEnabled: config.password.enabled,
     sso: ssoClient ? { client: ssoClient, seal: new FlowSeal(Buffer.from(ssoKey, 'base64url'), now), logoutAtProvider: config.sso.logout_at_provider } : null,
@@ -202,7 +210,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
     csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
-    passwordPolicy: { minLength: config.password.min_length, maxLength: config.password.max_length },
+    passwordPolicy,
     log: logger,
     jwks: identityTokens ? () => identityTokens.jwks() : null,
   };

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setPassword } from '../accounts/passwords.js';
 import { apiTokenNameProblem } from '../auth/api-tokens.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
-import { hashPassword } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/password-policy.js';
 import { verifyCredentials } from '../auth/sign-in.js';
 import { parseDuration } from '../config/duration.js';
 import type { Identity } from '../pipeline/identify.js';
 import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes, verifyTotp } from '../auth/totp.js';
 import { renderAccountPage, renderRecoveryCodesPage, renderTotpSetupPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
+import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
 import { mustEnrolFirst } from './second-factor-guard.js';
@@ -96,13 +96,12 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
       return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
     }
     const password = formField(body, 'password');
-    const problem =
-      (await passwordProblem(password, ctx.passwordPolicy, [user.username, ctx.branding.appName, user.email ?? ''])) ??
-      (password !== formField(body, 'password2') ? 'The two new passwords are not the same.' : null);
-    if (problem) return show(reply, identity, 400, { error: problem });
-    await ctx.store.users.setPasswordHash(user.id, await hashPassword(password));
-    const ended = await ctx.sessions.invalidateUserSessions(user.id, identity.session.id);
-    await ctx.store.audit.record({ action: 'password.change', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
+    if (password !== formField(body, 'password2')) return show(reply, identity, 400, { error: 'The two new passwords are not the same.' });
+    try {
+      await setPassword(ctx.accounts, { name: user.username, ip: request.scope.clientIp }, user, password, { keepSessionId: identity.session.id });
+    } catch (err) {
+      return show(reply, identity, 400, { error: accountRefusal(err).message });
+    }
     return reply.redirect(`${accountPath}?done=password`, 303);
   });
 

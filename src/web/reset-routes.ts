@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { createResetToken, findResetToken, gatewayLink } from '../auth/links.js';
-import { hashPassword } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/password-policy.js';
+import { setPassword } from '../accounts/passwords.js';
 import { canonicalUsername } from '../auth/usernames.js';
 import { resetMessage } from '../mail/messages.js';
+import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
 import { renderForgotPage, renderResetPage } from './flow-pages.js';
 import { sendPage } from './login-routes.js';
@@ -91,16 +91,15 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const password = formField(body, 'password');
-    const problem =
-      (await passwordProblem(password, ctx.passwordPolicy, [user.username, ctx.branding.appName, user.email ?? ''])) ??
-      (password !== formField(body, 'password2') ? 'The two passwords are not the same.' : null);
-    if (problem) return again(400, problem);
-    const passwordHash = await hashPassword(password);
-    if (!(await ctx.store.emailTokens.consume(found.id, ctx.now()))) return sendPage(reply, 410, invalidLink());
-    await ctx.store.users.setPasswordHash(user.id, passwordHash);
-    const ended = await ctx.sessions.invalidateUserSessions(user.id);
+    if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');
+    try {
+      // The link is spent only once the new password is accepted, and only once (a conditional update).
+      await setPassword(ctx.accounts, { name: user.username, ip: request.scope.clientIp }, user, password, { via: 'reset_link', beforeWrite: () => ctx.store.emailTokens.consume(found.id, ctx.now()) });
+    } catch (err) {
+      const refusal = accountRefusal(err);
+      return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, refusal.message);
+    }
     await ctx.store.throttle.clear(`account:${user.username}`);
-    await ctx.store.audit.record({ action: 'password.reset', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
     return reply.redirect(`${ctx.prefix}/login?reset=1`, 303);
   });
 }

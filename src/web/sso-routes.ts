@@ -65,14 +65,12 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
       const status = failure.reason === 'provider_unavailable' ? 502 : failure.reason === 'provider_refused' ? 403 : 400;
       return refuse(status, `Sign-in with ${provider.name} failed`, `${failure.message} Nothing was signed in.`, failure.reason, flow.next);
     }
-    const outcome = await resolveAccount({ store: ctx.store, now: ctx.now }, provider, profile);
+    const outcome = await resolveAccount(ctx.accounts, provider, profile, ip);
     if (!outcome.ok) {
       await ctx.store.audit.record({ action: 'login.sso_refused', actor: profile.username ?? profile.email, ip, detail: { provider: provider.id, subject: profile.subject, reason: outcome.reason } });
       return failurePage(reply, 403, provider.id, 'No access', outcome.message, flow.next);
     }
     const { user } = outcome;
-    if (outcome.created) await ctx.store.audit.record({ action: 'user.created', actor: `sso:${provider.id}`, target: user.username, ip, detail: { provider: provider.id, groups: user.groups } });
-    if (outcome.linked) await ctx.store.audit.record({ action: 'sso.linked', actor: `sso:${provider.id}`, target: user.username, ip, detail: { provider: provider.id, by: 'verified_email' } });
     reply.header('set-cookie', flowCookie('', 0)).header('cache-control', 'no-store');
     const method = `sso:${provider.id}`;
     // The ID token is kept only for sign-out at the provider, and only when that is on.
