@@ -3,6 +3,7 @@ import { setPassword } from '../accounts/passwords.js';
 import { apiTokenNameProblem } from '../auth/api-tokens.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { verifyCredentials } from '../auth/sign-in.js';
+import { failed, passed } from '../auth/throttle.js';
 import { parseDuration } from '../config/duration.js';
 import type { Identity } from '../pipeline/identify.js';
 import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes, verifyTotp } from '../auth/totp.js';
@@ -146,14 +147,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     } else {
       // No password to confirm with (single sign-on): a current code from the app proves it instead, once, throttled like sign-in.
       const ip = request.scope.clientIp;
-      const key = `mfa:${user.username}`;
-      const ok = await ctx.throttle.exclusive(key, ip, async () => {
-        if (!(await ctx.throttle.check(key, ip)).allowed) return null;
-        const valid = await verifyTotp(ctx.store, user.id, formField(request.body, 'code'), ctx.now);
-        if (!valid) await ctx.throttle.recordFailure(key, ip);
-        return valid;
-      });
-      if (!ok) return show(reply, identity, ok === null ? 429 : 400, { error: ok === null ? 'Too many wrong codes. Wait a moment and try again.' : 'That code is not right, or was already used.' });
+      const result = await ctx.throttle.attempt('second_factor', { account: user.username, ip }, async () =>
+        (await verifyTotp(ctx.store, user.id, formField(request.body, 'code'), ctx.now)) ? passed(true) : failed('totp'),
+      );
+      if (!result.ok) return show(reply, identity, result.throttled ? 429 : 400, { error: result.throttled ? 'Too many wrong codes. Wait a moment and try again.' : 'That code is not right, or was already used.' });
     }
     if (formField(request.body, 'action') === 'disable') {
       await ctx.store.factors.removeTotp(user.id);

@@ -3,6 +3,7 @@ import { readCookie, serializeClearedCookie, serializeScopedCookie, serializeSes
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { verifyCredentials } from '../auth/sign-in.js';
+import { failed, passed } from '../auth/throttle.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, MfaChallenge, verifyTotp } from '../auth/totp.js';
 import type { Session } from '../auth/sessions.js';
 import type { User } from '../store/types.js';
@@ -230,20 +231,18 @@ export function askForSecondFactor(ctx: WebContext, reply: FastifyReply, user: U
 /** One second-factor attempt (TOTP code or recovery code), throttled and audited per account. */
 async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, ip: string): Promise<{ ok: true; method: string } | { ok: false; retryAfterMs: number | null }> {
   const code = rawCode.trim();
-  return ctx.throttle.exclusive(`mfa:${user.username}`, ip, async () => {
-    const verdict = await ctx.throttle.check(`mfa:${user.username}`, ip);
-    if (!verdict.allowed) return { ok: false as const, retryAfterMs: verdict.retryAfterMs };
-    const recovery = looksLikeRecoveryCode(code);
+  const recovery = looksLikeRecoveryCode(code);
+  const result = await ctx.throttle.attempt('second_factor', { account: user.username, ip }, async () => {
     const ok = recovery ? await ctx.store.factors.useRecoveryCode(user.id, hashRecoveryCode(code), ctx.now()) : await verifyTotp(ctx.store, user.id, code, ctx.now);
-    if (!ok) {
-      await ctx.throttle.recordFailure(`mfa:${user.username}`, ip);
-      await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: recovery ? 'recovery_code' : 'totp' } });
-      return { ok: false as const, retryAfterMs: null };
-    }
-    await ctx.throttle.recordSuccess(`mfa:${user.username}`);
-    if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
-    return { ok: true as const, method: recovery ? 'recovery' : 'totp' };
+    return ok ? passed(recovery ? 'recovery' : 'totp') : failed(recovery ? 'recovery_code' : 'totp');
   });
+  if (!result.ok) {
+    if (result.throttled) return { ok: false, retryAfterMs: result.retryAfterMs };
+    await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: result.failure } });
+    return { ok: false, retryAfterMs: null };
+  }
+  if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
+  return { ok: true, method: result.value };
 }
 
 /** The challenge cookie lives only under /login, so the app never receives it. */

@@ -42,15 +42,8 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
     if (login) {
       // Counted per asked-for name and per address whether or not an account exists: limits mail
       // to one person and enumeration by one caller. A throttled request is answered the same way.
-      // Check and count as one step per name and address, as sign-in does: parallel requests
-      // would otherwise all pass the check before any was counted.
-      // Counted apart from sign-in failures ("reset:" address key): asking for resets must not slow
-      // down signing in from the same address (many people can share one NAT).
-      const verdict = await ctx.throttle.exclusive(`reset:${login}`, `reset:${ip}`, async () => {
-        const answer = await ctx.throttle.check(`reset:${login}`, `reset:${ip}`);
-        await ctx.throttle.recordFailure(`reset:${login}`, `reset:${ip}`);
-        return answer;
-      });
+      // Counted apart from sign-in failures: many people can share one address (a NAT).
+      const verdict = await ctx.throttle.spend('reset_request', { account: login, ip });
       if (verdict.allowed) {
         const byEmail = login.includes('@') ? await ctx.store.users.findByEmail(login) : null;
         const user = (await ctx.store.users.findByUsername(login)) ?? (byEmail ? await ctx.store.users.findByUsername(byEmail.username) : null);
@@ -99,7 +92,7 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
       const refusal = accountRefusal(err);
       return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, refusal.message);
     }
-    await ctx.store.throttle.clear(`account:${user.username}`);
+    await ctx.throttle.forgive('password', user.username);
     return reply.redirect(`${ctx.prefix}/login?reset=1`, 303);
   });
 }

@@ -58,11 +58,7 @@ export function registerSignupRoutes(app: FastifyInstance, ctx: WebContext): voi
     if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');
     const ip = request.scope.clientIp;
     // Sign-ups from one address are throttled like failed sign-ins: each one counts.
-    const verdict = await ctx.throttle.exclusive(`signup:${email}`, `signup:${ip}`, async () => {
-      const answer = await ctx.throttle.check(`signup:${email}`, `signup:${ip}`);
-      await ctx.throttle.recordFailure(`signup:${email}`, `signup:${ip}`);
-      return answer;
-    });
+    const verdict = await ctx.throttle.spend('sign_up', { account: email, ip });
     if (!verdict.allowed) {
       reply.header('retry-after', String(Math.ceil(verdict.retryAfterMs / 1000)));
       return again(429, 'Too many sign-ups from here. Wait a while and try again.');
