@@ -23,7 +23,7 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: WebContext): voi
     const token = (request.query as Record<string, unknown>).token;
     const invite = await findOpenInvite(ctx.store, token, ctx.now, 'invite');
     if (!invite) return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderInvitePage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token), email: invite.email, username: invite.email ?? '' }));
+    return sendPage(reply, 200, renderInvitePage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token), email: invite.email, username: invite.email ?? '' }));
   });
 
   app.post(invitePath, async function acceptInvitation(request, reply) {
@@ -33,8 +33,8 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: WebContext): voi
     const password = formField(body, 'password');
     const invite = await findOpenInvite(ctx.store, token, ctx.now, 'invite');
     if (!invite) return sendPage(reply, 410, invalidLink());
-    const again = (status: number, error: string) => sendPage(reply, status, renderInvitePage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, email: invite.email, username, error }));
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    const again = async (status: number, error: string) => sendPage(reply, status, renderInvitePage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, email: invite.email, username, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');

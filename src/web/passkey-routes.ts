@@ -71,7 +71,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
       excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports })),
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     });
-    reply.header('set-cookie', sealCookie(seal.seal('register', options.challenge, identity.user.id), CeremonySeal.TTL_MS / 1000));
+    reply.header('set-cookie', sealCookie(await seal.seal('register', options.challenge, identity.user.id), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
 
@@ -79,7 +79,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return fail(reply, 401, 'Sign in first.');
     if (!sameOrigin(request) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'register');
+    const ceremony = await seal.open(readCookie(request.headers.cookie, COOKIE), 'register');
     if (!ceremony || ceremony.userId !== identity.user.id) return fail(reply, 400, 'The passkey request expired. Try again.');
     const name = formField(request.body, 'name').trim().slice(0, 60) || 'Passkey';
     const { origin, rpID } = relyingParty(request);
@@ -124,19 +124,19 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
   // ---- sign-in (anonymous, usernameless) ----------------------------------------------------
 
   app.post(`${base}/login/passkey/options`, async function authenticationOptions(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
     const options = await (await webauthn()).generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: [] });
-    reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, null), CeremonySeal.TTL_MS / 1000));
+    reply.header('set-cookie', sealCookie(await seal.seal('login', options.challenge, null), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
 
   app.post(`${base}/login/passkey`, async function signInWithPasskey(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
     const ip = request.scope.clientIp;
     // Verified under the throttle's lock like every credential: the counters are checked before,
     // and a failure counted, while no other attempt from this address runs.
     const result = await ctx.throttle.attempt('passkey', { ip }, async () => {
-      const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
+      const ceremony = await seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
       const response = (request.body as { response?: AuthenticationResponseJSON }).response;
       const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
       const user = passkey ? await ctx.store.users.findById(passkey.userId) : null;
@@ -159,23 +159,23 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
   // ---- second step after a password or SSO sign-in (the challenged user's own passkeys) -----
 
   app.post(`${base}/login/mfa/passkey/options`, async function secondStepOptions(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     if (!challenge) return fail(reply, 401, 'The sign-in expired. Start again.');
     const passkeys = await ctx.store.factors.passkeysOf(challenge.userId);
     const options = await (await webauthn()).generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports as never })) });
-    reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, challenge.userId), CeremonySeal.TTL_MS / 1000));
+    reply.header('set-cookie', sealCookie(await seal.seal('login', options.challenge, challenge.userId), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
 
   app.post(`${base}/login/mfa/passkey`, async function secondStepWithPasskey(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
     if (!challenge || !user || user.status !== 'active') return fail(reply, 401, 'The sign-in expired. Start again.');
     const ip = request.scope.clientIp;
     const result = await ctx.throttle.attempt('second_factor', { account: user.username, ip }, async () => {
-      const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
+      const ceremony = await seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
       const response = (request.body as { response?: AuthenticationResponseJSON }).response;
       const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
       // The ceremony and the passkey must both belong to the user who passed the first step.

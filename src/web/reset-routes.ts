@@ -29,13 +29,13 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
   if (!ctx.passwordsEnabled) return;
 
   app.get(forgotPath, async function showForgot(_request, reply) {
-    return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm() }));
+    return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm() }));
   });
 
   app.post(forgotPath, async function requestReset(request, reply) {
     const body = request.body;
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
-      return sendPage(reply, 403, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), error: 'The form expired or came from another site. Please try again.' }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
+      return sendPage(reply, 403, renderForgotPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), error: 'The form expired or came from another site. Please try again.' }));
     }
     const login = canonicalUsername(formField(body, 'login')).slice(0, 256);
     const ip = request.scope.clientIp;
@@ -70,7 +70,7 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
     const found = await findResetToken(ctx.store, token, ctx.now);
     const user = found ? await ctx.store.users.findById(found.userId) : null;
     if (!found || !user || user.status !== 'active') return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderResetPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
+    return sendPage(reply, 200, renderResetPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
   });
 
   app.post(resetPath, async function completeReset(request, reply) {
@@ -79,8 +79,8 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
     const found = await findResetToken(ctx.store, token, ctx.now);
     const user = found ? await ctx.store.users.findById(found.userId) : null;
     if (!found || !user || user.status !== 'active') return sendPage(reply, 410, invalidLink());
-    const again = (status: number, error: string) => sendPage(reply, status, renderResetPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, username: user.username, error }));
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    const again = async (status: number, error: string) => sendPage(reply, status, renderResetPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, username: user.username, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const password = formField(body, 'password');

@@ -21,7 +21,7 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const token = (request.query as Record<string, unknown>).token;
     const invite = await findSetupInvite(ctx.store, token, ctx.now);
     if (!invite) return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderSetupPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token) }));
+    return sendPage(reply, 200, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token) }));
   });
 
   app.post(setupPath, async function completeSetup(request, reply) {
@@ -30,10 +30,10 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const username = canonicalUsername(formField(body, 'username'));
     const email = formField(body, 'email').trim();
     const password = formField(body, 'password');
-    const again = (status: number, error: string) =>
-      sendPage(reply, status, renderSetupPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, error, username, email }));
+    const again = async (status: number, error: string) =>
+      sendPage(reply, status, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, error, username, email }));
 
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const invite = await findSetupInvite(ctx.store, token, ctx.now);

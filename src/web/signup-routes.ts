@@ -36,7 +36,7 @@ export function registerSignupRoutes(app: FastifyInstance, ctx: WebContext): voi
     });
 
   app.get(signupPath, async function showSignup(_request, reply) {
-    return sendPage(reply, 200, renderSignupPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), domains: mode === 'domain' ? allowedDomains : [], needsApproval }));
+    return sendPage(reply, 200, renderSignupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), domains: mode === 'domain' ? allowedDomains : [], needsApproval }));
   });
 
   app.post(signupPath, async function signUpByForm(request, reply) {
@@ -44,9 +44,9 @@ export function registerSignupRoutes(app: FastifyInstance, ctx: WebContext): voi
     const username = canonicalUsername(formField(body, 'username'));
     const email = formField(body, 'email').trim().toLowerCase();
     const password = formField(body, 'password');
-    const again = (status: number, error: string) =>
-      sendPage(reply, status, renderSignupPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), domains: mode === 'domain' ? allowedDomains : [], needsApproval, username, email, error }));
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    const again = async (status: number, error: string) =>
+      sendPage(reply, status, renderSignupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), domains: mode === 'domain' ? allowedDomains : [], needsApproval, username, email, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const form = { username, email, password };
@@ -82,7 +82,7 @@ export function registerSignupRoutes(app: FastifyInstance, ctx: WebContext): voi
     const found = await findEmailToken(ctx.store, token, ctx.now, 'verify');
     const user = found ? await ctx.store.users.findById(found.userId) : null;
     if (!found || !user) return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderVerifyPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
+    return sendPage(reply, 200, renderVerifyPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
   });
 
   app.post(verifyPath, async function verify(request, reply) {
@@ -91,8 +91,8 @@ export function registerSignupRoutes(app: FastifyInstance, ctx: WebContext): voi
     const found = await findEmailToken(ctx.store, token, ctx.now, 'verify');
     const user = found ? await ctx.store.users.findById(found.userId) : null;
     if (!found || !user) return sendPage(reply, 410, invalidLink());
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
-      return sendPage(reply, 403, renderVerifyPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, username: user.username }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
+      return sendPage(reply, 403, renderVerifyPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, username: user.username }));
     }
     if (!(await ctx.store.emailTokens.consume(found.id, ctx.now()))) return sendPage(reply, 410, invalidLink());
     const wasPending = user.status === 'pending';

@@ -35,7 +35,7 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
     const next = safeNextPath((request.query as Record<string, unknown>).next);
     try {
       const { url, flow } = await client.begin(provider, next);
-      return reply.header('set-cookie', flowCookie(seal.seal(flow), FlowSeal.TTL_MS / 1000)).header('cache-control', 'no-store').redirect(url, 303);
+      return reply.header('set-cookie', flowCookie(await seal.seal(flow), FlowSeal.TTL_MS / 1000)).header('cache-control', 'no-store').redirect(url, 303);
     } catch (err) {
       request.log.warn({ provider: provider.id, err: err instanceof SsoError ? err.message : err }, 'sso start failed');
       return failurePage(reply, 502, provider.id, `${provider.name} is not reachable`, err instanceof SsoError ? err.message : `${provider.name} could not be reached. Try again in a moment.`, next);
@@ -50,7 +50,7 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
       await ctx.store.audit.record({ action: 'login.sso_failure', ip, detail: { provider: provider.id, reason, message } });
       return failurePage(reply, status, provider.id, title, message, next);
     };
-    const flow = seal.open(readCookie(request.headers.cookie, FLOW_COOKIE));
+    const flow = await seal.open(readCookie(request.headers.cookie, FLOW_COOKIE));
     if (!flow || flow.provider !== provider.id) {
       return refuse(400, 'Sign-in expired', `This answer from ${provider.name} does not match a sign-in started in this browser in the last 10 minutes (or it was already used). Start again.`, 'no_flow');
     }
@@ -77,7 +77,7 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
     const keepIdToken = ctx.sso?.logoutAtProvider === true && profile.idToken !== null;
     // A user with an authenticator app or a passkey uses it here as after a password, unless the provider already used a second factor.
     if (!profile.multiFactor && (await hasSecondFactor(ctx, user.id))) {
-      const carried = keepIdToken ? seal.sealIdToken(provider.id, profile.idToken!, user.id) : null;
+      const carried = keepIdToken ? await seal.sealIdToken(provider.id, profile.idToken!, user.id) : null;
       if (carried) reply.header('set-cookie', idTokenCookie(ctx, carried, FlowSeal.TTL_MS / 1000));
       return askForSecondFactor(ctx, reply, user, method, flow.next);
     }
