@@ -1,4 +1,4 @@
-import { CredentialCache, readWithActiveUser } from './credential-cache.js';
+import { CredentialCache } from './credential-cache.js';
 import { digestsEqual, generateToken, hashSecret, splitToken, type SplitToken } from './tokens.js';
 import type { Store } from '../store/store.js';
 import type { ApiTokenRecord, Clock, User } from '../store/types.js';
@@ -83,13 +83,12 @@ export class ApiTokenManager {
     private readonly onError: (err: unknown) => void = () => {},
   ) {
     this.cache = new CredentialCache<ApiTokenRecord>({
-      ttlMs: settings.cacheTtlMs,
-      touchIntervalMs: settings.touchIntervalMs,
+      settings,
       maxEntries: MAX_CACHED,
       now,
-      read: readWithActiveUser((id) => store.apiTokens.findById(id), (id) => store.users.findById(id)),
-      activityOf: (record) => record.lastUsedAt,
-      setActivity: (record, at) => void (record.lastUsedAt = at),
+      findRecord: (id) => store.apiTokens.findById(id),
+      findUser: (id) => store.users.findById(id),
+      activity: 'lastUsedAt',
     });
   }
 

@@ -9,18 +9,21 @@ export interface CachedCredential<R> {
   lastWrittenAt: number;
 }
 
+/** The record fields that hold a credential's last activity (a session's last seen, a token's last use). */
+type ActivityField<R> = { [K in keyof R]: R[K] extends number | null ? K : never }[keyof R];
+
 export interface CredentialCacheOptions<R> {
-  /** How long a checked credential is answered from memory before the store is asked again. */
-  ttlMs: number;
-  /** Minimum time between two activity writes of one credential. */
-  touchIntervalMs: number;
+  settings: {
+    /** How long a checked credential is answered from memory before the store is asked again. */
+    cacheTtlMs: number;
+    /** Minimum time between two activity writes of one credential. */
+    touchIntervalMs: number;
+  };
   maxEntries: number;
   now: Clock;
-  /** The record and its user from the store, or null when either is gone or the user is not active. */
-  read(id: string): Promise<{ record: R; user: User } | null>;
-  /** The credential's last activity (a session's last seen, a token's last use) and how to set it. */
-  activityOf(record: R): number | null;
-  setActivity(record: R, at: number): void;
+  findRecord(id: string): Promise<R | null>;
+  findUser(id: string): Promise<User | null>;
+  activity: ActivityField<R>;
 }
 
 /**
@@ -42,7 +45,7 @@ export class CredentialCache<R extends { id: string; userId: string }> {
   /** The entry when it was checked within the TTL, else undefined (call `load`). */
   fresh(id: string, now: number): CachedCredential<R> | undefined {
     const entry = this.entries.get(id);
-    return entry !== undefined && now - entry.validatedAt < this.options.ttlMs ? entry : undefined;
+    return entry !== undefined && now - entry.validatedAt < this.options.settings.cacheTtlMs ? entry : undefined;
   }
 
   /** The cached entry, however old (for activity this instance saw but has not written). */
@@ -67,8 +70,8 @@ export class CredentialCache<R extends { id: string; userId: string }> {
 
   /** Records a use at `now`; true when the store should hear of it too (at most once per touch interval). */
   markUsed(entry: CachedCredential<R>, now: number): boolean {
-    this.options.setActivity(entry.record, now);
-    if (now - entry.lastWrittenAt < this.options.touchIntervalMs) return false;
+    this.setActivity(entry.record, now);
+    if (now - entry.lastWrittenAt < this.options.settings.touchIntervalMs) return false;
     entry.lastWrittenAt = now;
     return true;
   }
@@ -87,7 +90,7 @@ export class CredentialCache<R extends { id: string; userId: string }> {
 
   private async read(id: string, attempt = 0): Promise<CachedCredential<R> | null> {
     const generation = this.generation;
-    const found = await this.options.read(id);
+    const found = await this.readWithActiveUser(id);
     // Something was invalidated while this read was in flight (perhaps this very credential, or
     // its user): read again rather than cache or trust a copy from before the invalidation.
     if (generation !== this.generation) return attempt < 3 ? this.read(id, attempt + 1) : null;
@@ -96,13 +99,28 @@ export class CredentialCache<R extends { id: string; userId: string }> {
       return null;
     }
     const previous = this.entries.get(id);
-    const stored = this.options.activityOf(found.record);
+    const stored = this.activityOf(found.record);
     // Memory may have seen more recent activity than the throttled store copy.
-    const seen = previous ? this.options.activityOf(previous.record) : null;
-    if (seen !== null && (stored === null || seen > stored)) this.options.setActivity(found.record, seen);
+    const seen = previous ? this.activityOf(previous.record) : null;
+    if (seen !== null && (stored === null || seen > stored)) this.setActivity(found.record, seen);
     const entry: CachedCredential<R> = { record: found.record, user: found.user, validatedAt: this.options.now(), lastWrittenAt: previous?.lastWrittenAt ?? stored ?? -Infinity };
     this.store(entry);
     return entry;
+  }
+
+  /** The record and its user, or null when either is gone or the user is not active. */
+  private async readWithActiveUser(id: string): Promise<{ record: R; user: User } | null> {
+    const record = await this.options.findRecord(id);
+    const user = record ? await this.options.findUser(record.userId) : null;
+    return record && user && user.status === 'active' ? { record, user } : null;
+  }
+
+  private activityOf(record: R): number | null {
+    return record[this.options.activity] as number | null;
+  }
+
+  private setActivity(record: R, at: number): void {
+    (record[this.options.activity] as number | null) = at;
   }
 
   private store(entry: CachedCredential<R>): void {
@@ -110,13 +128,4 @@ export class CredentialCache<R extends { id: string; userId: string }> {
     if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(entry.record.id, entry);
   }
-}
-
-/** The store read both caches share: the record, then its user, who must be active. */
-export function readWithActiveUser<R extends { userId: string }>(findRecord: (id: string) => Promise<R | null>, findUser: (id: string) => Promise<User | null>) {
-  return async (id: string): Promise<{ record: R; user: User } | null> => {
-    const record = await findRecord(id);
-    const user = record ? await findUser(record.userId) : null;
-    return record && user && user.status === 'active' ? { record, user } : null;
-  };
 }

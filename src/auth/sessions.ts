@@ -1,4 +1,4 @@
-import { CredentialCache, readWithActiveUser } from './credential-cache.js';
+import { CredentialCache } from './credential-cache.js';
 import { digestsEqual, generateToken, hashSecret, splitToken } from './tokens.js';
 import type { Store } from '../store/store.js';
 import type { Clock, SessionRecord, User } from '../store/types.js';
@@ -46,13 +46,12 @@ export class SessionManager {
     private readonly onError: (err: unknown) => void = () => {},
   ) {
     this.cache = new CredentialCache<SessionRecord>({
-      ttlMs: settings.cacheTtlMs,
-      touchIntervalMs: settings.touchIntervalMs,
+      settings,
       maxEntries: MAX_CACHED,
       now,
-      read: readWithActiveUser((id) => store.sessions.findById(id), (id) => store.users.findById(id)),
-      activityOf: (record) => record.lastSeenAt,
-      setActivity: (record, at) => void (record.lastSeenAt = at),
+      findRecord: (id) => store.sessions.findById(id),
+      findUser: (id) => store.users.findById(id),
+      activity: 'lastSeenAt',
     });
   }
 

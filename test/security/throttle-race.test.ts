@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate } from 'otplib';
-import pg from 'pg';
-import pino from 'pino';
-import { buildApp, type Gateway } from '../../src/app.js';
+import type { Gateway } from '../../src/app.js';
 import { newTotpSecret } from '../../src/auth/totp.js';
-import { parseConfig } from '../../src/config/load.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { testClock } from '../helpers/clock.js';
-import { createUser, hiddenFields, startRecordingUpstream } from '../helpers/harness.js';
+import { createUser, hiddenFields, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 
-const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const PASSWORD = 'the right passphrase';
 const FREE = 3;
 const GUESSES = 12;
@@ -31,43 +22,31 @@ const GUESSES = 12;
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`throttle under simultaneous guesses, every credential kind (${backend})`, () => {
     const clock = testClock(Date.UTC(2030, 5, 1, 9));
-    const schema = `dg_test_race_${randomBytes(4).toString('hex')}`;
     let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+    let gw: TestGateway;
     let store: Store;
     let gateway: Gateway;
     let url: string;
-    let dataDir: string;
     let address = 0;
     /** Each kind guesses from its own address, so one kind's failures never throttle another. */
     const freshIp = () => `198.51.100.${++address}`;
 
     before(async () => {
       upstream = await startRecordingUpstream();
-      dataDir = mkdtempSync(join(tmpdir(), `dashgate-race-${backend}-`));
-      store = await openStore({ dataDir, now: clock.now, ...(backend === 'postgres' ? { url: POSTGRES_URL, schema } : {}) });
-      const config = parseConfig({
-        upstream: upstream.url,
-        data_dir: dataDir,
-        log: { level: 'silent', format: 'json' },
-        server: { trusted_proxies: ['127.0.0.1'] },
-        access: { rules: [{ path: '/api/**', policy: 'authenticated', allow_basic: true }] },
-        throttle: { account_free_failures: FREE, ip_free_failures: FREE },
-      });
-      gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), now: clock.now });
-      await gateway.app.listen({ port: 0, host: '127.0.0.1' });
-      url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
+      gw = await startGateway(
+        upstream.url,
+        {
+          server: { trusted_proxies: ['127.0.0.1'] },
+          access: { rules: [{ path: '/api/**', policy: 'authenticated', allow_basic: true }] },
+          throttle: { account_free_failures: FREE, ip_free_failures: FREE },
+        },
+        { now: clock.now, postgres: backend === 'postgres' },
+      );
+      ({ store, gateway, url } = gw);
     });
     after(async () => {
-      await gateway?.close();
-      await store?.close();
+      await gw?.close();
       await upstream?.close();
-      rmSync(dataDir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        await client.query(`drop schema if exists ${schema} cascade`);
-        await client.end();
-      }
     });
 
     const post = (path: string, ip: string, body: Record<string, unknown>, options: { cookie?: string; json?: boolean } = {}) =>
