@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { createAccounts } from './accounts/accounts.js';
 import { sessionCookieName, type CookiePolicy } from './auth/cookies.js';
 import { CsrfGuard } from './auth/csrf.js';
 import { IdentityTokenIssuer } from './auth/identity-jwt.js';
 import { appSecretProblem, createAppTokenSigner, type AppTokenSigner } from './auth/app-token.js';
 import { SessionManager } from './auth/sessions.js';
+import { TokenSealer } from './auth/sealed-token.js';
 import { createSetupToken } from './auth/setup-link.js';
 import { FlowSeal } from './auth/sso/flow-seal.js';
 import { resolveProviders } from './auth/sso/presets.js';
@@ -102,12 +103,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const publicOrigin = config.server.public_url ? new URL(config.server.public_url).origin : null;
   const expectedOrigin = (scope: RequestScope) => publicOrigin ?? `${scope.proto}://${scope.host}`;
 
-  const csrfKey = await store.settings.getOrInsert('csrf_hmac_key', randomBytes(32).toString('base64url'));
-  const mfaKey = await store.settings.getOrInsert('mfa_hmac_key', randomBytes(32).toString('base64url'));
-  const ssoKey = await store.settings.getOrInsert('sso_flow_key', randomBytes(32).toString('base64url'));
+  // One secret for every short-lived browser token (CSRF, second step, passkey ceremony, SSO flow), a key derived per purpose.
+  const sealer = await TokenSealer.load(store, now);
   const { providers: ssoProviders, problems: ssoProblems } = resolveProviders(config, deps.env);
   if (ssoProblems.length) throw new ConfigError(ssoProblems);
-  const webauthnKey = await store.settings.getOrInsert('webauthn_hmac_key', randomBytes(32).toString('base64url'));
   const sessions = new SessionManager(
     store,
     {
@@ -225,17 +224,24 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     ? new (await import('./auth/sso/client.js')).SsoClient(ssoProviders, { redirectUri: (provider) => `${linkBase()}${prefix}/sso/${provider.id}/callback` })
     : null;
 
+  const passwordPolicy = { minLength: config.password.min_length, maxLength: config.password.max_length };
+  // Every account change (console, invitations, sign-ups, SSO) ends sessions and drops cached copies of the user here.
+  const accounts = createAccounts({
+    store, now, appName: branding.appName,
+    passwordPolicy, sessions, caches: [sessions, apiTokens, { forgetUser: (userId: string) => secondFactor.forget(userId) }],
+  });
+
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
-    mfaChallenge: new MfaChallenge(Buffer.from(mfaKey, 'base64url'), now),
+    prefix, branding, store, accounts, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
+    mfaChallenge: new MfaChallenge(sealer),
     passwordsEnabled: config.password.enabled,
-    sso: ssoClient ? { client: ssoClient, seal: new FlowSeal(Buffer.from(ssoKey, 'base64url'), now), logoutAtProvider: config.sso.logout_at_provider } : null,
+    sso: ssoClient ? { client: ssoClient, seal: new FlowSeal(sealer), logoutAtProvider: config.sso.logout_at_provider } : null,
     signup: { mode: config.signup.mode, allowedDomains: config.signup.allowed_domains, autoApprove: config.signup.auto_approve }, cookie, cookieName, now, expectedOrigin,
     identify: (request: FastifyRequest) => identifySession(request.raw),
     cookieMaxAgeSeconds: Math.floor(config.session.absolute_timeout / 1000),
-    csrf: new CsrfGuard(Buffer.from(csrfKey, 'base64url'), now),
-    passwordPolicy: { minLength: config.password.min_length, maxLength: config.password.max_length },
+    csrf: new CsrfGuard(sealer),
+    passwordPolicy,
     log: logger,
     jwks: identityTokens ? () => identityTokens.jwks() : null,
   };
@@ -252,7 +258,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     registerInviteRoutes(own, web);
     registerResetRoutes(own, web);
     registerSignupRoutes(own, web);
-    registerPasskeyRoutes(own, web, new CeremonySeal(Buffer.from(webauthnKey, 'base64url'), now));
+    registerPasskeyRoutes(own, web, new CeremonySeal(sealer));
     if (web.sso) registerSsoRoutes(own, web, web.sso.client, web.sso.seal);
     registerAdminRoutes(own, web);
     registerSupportRoutes(own, web);

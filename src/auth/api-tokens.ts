@@ -1,3 +1,4 @@
+import { CredentialCache } from './credential-cache.js';
 import { digestsEqual, generateToken, hashSecret, splitToken, type SplitToken } from './tokens.js';
 import type { Store } from '../store/store.js';
 import type { ApiTokenRecord, Clock, User } from '../store/types.js';
@@ -60,35 +61,36 @@ export function apiTokenNameProblem(name: string): string | null {
   return null;
 }
 
-interface CacheEntry {
-  record: ApiTokenRecord;
-  user: User;
-  validatedAt: number;
-  lastWrittenAt: number;
-}
-
 const MAX_CACHED = 10_000;
 
 /**
  * Personal API tokens for scripts: `dgt_<id>.<secret>`, sent as `Authorization: Bearer`. Built
  * like SessionManager: the store keeps SHA-256(secret) only, verification compares in constant
- * time and answers `null` for every kind of "no". A memory cache keeps a script's burst of
- * requests off the store: the store is asked at most once per `cacheTtlMs` per token (so a token
- * revoked on another instance, or a user disabled there, still works here for up to that long),
- * and last-used is written at most once per `touchIntervalMs`. Failed guesses are throttled by
- * the caller, which knows the client's address.
+ * time and answers `null` for every kind of "no". The same credential cache as sessions
+ * (credential-cache.ts) keeps a script's burst of requests off the store: the store is asked at
+ * most once per `cacheTtlMs` per token (so a token revoked on another instance, or a user
+ * disabled there, still works here for up to that long), and last-used is written at most once
+ * per `touchIntervalMs`. Failed guesses are throttled by the caller, which knows the client's address.
  */
 export class ApiTokenManager {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly loading = new Map<string, Promise<CacheEntry | null>>();
+  private readonly cache: CredentialCache<ApiTokenRecord>;
 
   constructor(
     private readonly store: Store,
-    private readonly settings: ApiTokenSettings,
+    settings: ApiTokenSettings,
     private readonly now: Clock,
     /** Receives failed last-used writes; verification never fails because of one. */
     private readonly onError: (err: unknown) => void = () => {},
-  ) {}
+  ) {
+    this.cache = new CredentialCache<ApiTokenRecord>({
+      settings,
+      maxEntries: MAX_CACHED,
+      now,
+      findRecord: (id) => store.apiTokens.findById(id),
+      findUser: (id) => store.users.findById(id),
+      activity: 'lastUsedAt',
+    });
+  }
 
   /**
    * Issues a token for `user`. The returned `token` string is the only copy of the secret there
@@ -125,18 +127,12 @@ export class ApiTokenManager {
     const parts = parseApiToken(token);
     if (!parts) return null;
     const now = this.now();
-    let entry = this.cache.get(parts.id);
-    if (!entry || now - entry.validatedAt >= this.settings.cacheTtlMs) entry = (await this.load(parts.id)) ?? undefined;
+    const entry = this.cache.fresh(parts.id, now) ?? (await this.cache.load(parts.id));
     if (!entry) return null;
     if (!digestsEqual(entry.record.secretHash, hashSecret(parts.secret))) return null;
     const { record, user } = entry;
     if (record.expiresAt !== null && now >= record.expiresAt) return null;
-    if (options.touch === false) return { user, token: toApiToken(record, user.username) };
-    record.lastUsedAt = now;
-    if (now - entry.lastWrittenAt >= this.settings.touchIntervalMs) {
-      entry.lastWrittenAt = now;
-      this.store.apiTokens.touch(record.id, now).catch(this.onError);
-    }
+    if (options.touch !== false && this.cache.markUsed(entry, now)) this.store.apiTokens.touch(record.id, now).catch(this.onError);
     return { user, token: toApiToken(record, user.username) };
   }
 
@@ -149,9 +145,8 @@ export class ApiTokenManager {
     const record = await this.store.apiTokens.findById(id);
     if (!record || (options.userId !== undefined && record.userId !== options.userId)) return null;
     const deleted = await this.store.apiTokens.delete(id);
-    // A load that read the row just before the delete must not put it back in the cache.
-    await this.loading.get(id)?.catch(() => null);
-    this.cache.delete(id);
+    // After the delete: a check that read the row just before it is read again, not cached.
+    this.cache.invalidate(id);
     if (!deleted) return null;
     const owner = await this.store.users.findById(record.userId);
     return toApiToken(record, owner?.username ?? '');
@@ -168,7 +163,7 @@ export class ApiTokenManager {
     }
     return listed.map((r) => {
       // This instance may have seen a use it has not written yet.
-      const seen = this.cache.get(r.id)?.record.lastUsedAt ?? null;
+      const seen = this.cache.peek(r.id)?.record.lastUsedAt ?? null;
       const lastUsedAt = seen !== null && (r.lastUsedAt === null || seen > r.lastUsedAt) ? seen : r.lastUsedAt;
       return toApiToken({ ...r, lastUsedAt }, r.username);
     });
@@ -176,34 +171,7 @@ export class ApiTokenManager {
 
   /** Forgets cached tokens of a user so the next request re-reads the user (disabled, groups changed). */
   forgetUser(userId: string): void {
-    for (const [id, entry] of this.cache) if (entry.user.id === userId) this.cache.delete(id);
-  }
-
-  private load(id: string): Promise<CacheEntry | null> {
-    let pending = this.loading.get(id);
-    if (!pending) {
-      pending = this.loadFromStore(id).finally(() => this.loading.delete(id));
-      this.loading.set(id, pending);
-    }
-    return pending;
-  }
-
-  private async loadFromStore(id: string): Promise<CacheEntry | null> {
-    const record = await this.store.apiTokens.findById(id);
-    const user = record ? await this.store.users.findById(record.userId) : null;
-    if (!record || !user || user.status !== 'active') {
-      this.cache.delete(id);
-      return null;
-    }
-    const previous = this.cache.get(id);
-    // Memory may have seen more recent use than the throttled store copy.
-    const seen = previous?.record.lastUsedAt ?? null;
-    if (seen !== null && (record.lastUsedAt === null || seen > record.lastUsedAt)) record.lastUsedAt = seen;
-    const entry: CacheEntry = { record, user, validatedAt: this.now(), lastWrittenAt: previous?.lastWrittenAt ?? record.lastUsedAt ?? -Infinity };
-    this.cache.delete(id);
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(id, entry);
-    return entry;
+    this.cache.forgetUser(userId);
   }
 }
 

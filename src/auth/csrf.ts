@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { TokenSealer } from './sealed-token.js';
 
 /** How long a sign-in form stays valid. */
 const FORM_TOKEN_TTL_MS = 2 * 3_600_000;
@@ -7,43 +8,33 @@ const FORM_TOKEN_TTL_MS = 2 * 3_600_000;
 /**
  * CSRF defence for every state-changing form of the gateway (ASVS 5.0 V3.5): the browser's own
  * signals (Origin, Sec-Fetch-Site) must not name another site, and the form must carry a token
- * the gateway signed. Tokens are stateless HMACs, so any instance can check them and a client
- * needs nothing but the hidden field it was given.
+ * the gateway made. Tokens are stateless, so any instance can check them and a client needs
+ * nothing but the hidden field it was given.
  *
  * - signed-in forms: HMAC(key, "session:" + session id), so a token only works for its session;
- * - forms used before sign-in: "<issued-at>.<nonce>.<HMAC>", valid for two hours.
+ * - forms used before sign-in: a sealed token (sealed-token.ts, purpose `csrf-form`), two hours.
  */
 export class CsrfGuard {
-  constructor(
-    private readonly key: Buffer,
-    private readonly now: () => number,
-  ) {}
+  private readonly sessionKey;
 
-  tokenForSession(sessionId: string): string {
-    return this.mac(`session:${sessionId}`);
+  constructor(private readonly sealer: TokenSealer) {
+    this.sessionKey = sealer.macKey('csrf-session');
   }
 
-  tokenForForm(): string {
-    const body = `${this.now()}.${randomBytes(9).toString('base64url')}`;
-    return `${body}.${this.mac(`form:${body}`)}`;
+  tokenForSession(sessionId: string): string {
+    return createHmac('sha256', this.sessionKey).update(`session:${sessionId}`).digest('base64url');
+  }
+
+  tokenForForm(): Promise<string> {
+    return this.sealer.seal('csrf-form', {}, FORM_TOKEN_TTL_MS);
   }
 
   verifySessionToken(token: unknown, sessionId: string): boolean {
     return typeof token === 'string' && safeEqual(token, this.tokenForSession(sessionId));
   }
 
-  verifyFormToken(token: unknown): boolean {
-    if (typeof token !== 'string') return false;
-    const parts = token.split('.');
-    if (parts.length !== 3) return false;
-    const issuedAt = Number(parts[0]);
-    const age = this.now() - issuedAt;
-    if (!Number.isSafeInteger(issuedAt) || age < 0 || age > FORM_TOKEN_TTL_MS) return false;
-    return safeEqual(parts[2]!, this.mac(`form:${parts[0]}.${parts[1]}`));
-  }
-
-  private mac(message: string): string {
-    return createHmac('sha256', this.key).update(message).digest('base64url');
+  async verifyFormToken(token: unknown): Promise<boolean> {
+    return (await this.sealer.open('csrf-form', token)) !== null;
   }
 }
 

@@ -1,3 +1,4 @@
+import { CredentialCache } from './credential-cache.js';
 import { digestsEqual, generateToken, hashSecret, splitToken } from './tokens.js';
 import type { Store } from '../store/store.js';
 import type { Clock, SessionRecord, User } from '../store/types.js';
@@ -29,26 +30,17 @@ export interface SessionSettings {
   touchIntervalMs: number;
 }
 
-interface CacheEntry {
-  record: SessionRecord;
-  user: User;
-  validatedAt: number;
-  lastWrittenAt: number;
-}
-
 const MAX_CACHED = 100_000;
 
 /**
  * Sessions, lucia-style: the token is `<id>.<secret>`, the store keeps SHA-256(secret), lookups
- * compare in constant time, and "no session" is `null`, never an exception. A memory cache keeps
- * proxied requests off the store: the store is asked at most once per `cacheTtlMs` per session,
- * and last-seen is written at most once per `touchIntervalMs`.
+ * compare in constant time, and "no session" is `null`, never an exception. The credential cache
+ * (credential-cache.ts, shared with API tokens) keeps proxied requests off the store: it is asked
+ * at most once per `cacheTtlMs` per session, and last-seen is written at most once per
+ * `touchIntervalMs`.
  */
 export class SessionManager {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly loading = new Map<string, Promise<CacheEntry | null>>();
-  /** Bumped by every invalidation; a store read that started before one is not cached (or trusted). */
-  private generation = 0;
+  private readonly cache: CredentialCache<SessionRecord>;
   private readonly listeners = new Set<(change: SessionChange) => void>();
 
   constructor(
@@ -56,7 +48,16 @@ export class SessionManager {
     private readonly settings: SessionSettings,
     private readonly now: Clock,
     private readonly onError: (err: unknown) => void = () => {},
-  ) {}
+  ) {
+    this.cache = new CredentialCache<SessionRecord>({
+      settings,
+      maxEntries: MAX_CACHED,
+      now,
+      findRecord: (id) => store.sessions.findById(id),
+      findUser: (id) => store.users.findById(id),
+      activity: 'lastSeenAt',
+    });
+  }
 
   /** Creates a session for a user who has just proven who they are. A new id every sign-in (no fixation). */
   async createSession(user: User, meta: { ip: string | null; userAgent: string | null; authMethod: string }): Promise<{ token: string; session: Session }> {
@@ -74,7 +75,7 @@ export class SessionManager {
       authMethod: meta.authMethod,
     };
     await this.store.sessions.insert(record);
-    this.remember({ record, user, validatedAt: at, lastWrittenAt: at });
+    this.cache.remember(record, user, at);
     return { token, session: toSession(record) };
   }
 
@@ -88,8 +89,7 @@ export class SessionManager {
     const parts = splitToken(token);
     if (!parts) return null;
     const now = this.now();
-    let entry = this.cache.get(parts.id);
-    if (!entry || now - entry.validatedAt >= this.settings.cacheTtlMs) entry = (await this.load(parts.id)) ?? undefined;
+    const entry = this.cache.fresh(parts.id, now) ?? (await this.cache.load(parts.id));
     if (!entry) return null;
     if (!digestsEqual(entry.record.secretHash, hashSecret(parts.secret))) return null;
     const { record } = entry;
@@ -97,12 +97,7 @@ export class SessionManager {
       await this.invalidateSession(record.id);
       return null;
     }
-    if (options.touch === false) return { session: toSession(record), user: entry.user };
-    record.lastSeenAt = now;
-    if (now - entry.lastWrittenAt >= this.settings.touchIntervalMs) {
-      entry.lastWrittenAt = now;
-      this.store.sessions.touch(record.id, now).catch(this.onError);
-    }
+    if (options.touch !== false && this.cache.markUsed(entry, now)) this.store.sessions.touch(record.id, now).catch(this.onError);
     return { session: toSession(record), user: entry.user };
   }
 
@@ -121,27 +116,25 @@ export class SessionManager {
 
   /** Ends one session everywhere: store and cache. */
   async invalidateSession(id: string): Promise<void> {
-    this.generation++;
-    this.cache.delete(id);
+    this.cache.invalidate(id);
     await this.store.sessions.delete(id);
-    this.cache.delete(id);
+    this.cache.invalidate(id);
     this.notify({ sessionId: id });
   }
 
   /** Ends every session of a user (password change, disable, delete), optionally keeping the current one. */
   async invalidateUserSessions(userId: string, exceptId?: string): Promise<number> {
-    this.generation++;
     const ids = await this.store.sessions.deleteForUser(userId, exceptId);
-    for (const id of ids) this.cache.delete(id);
-    for (const [id, entry] of this.cache) if (entry.user.id === userId && id !== exceptId) this.cache.delete(id);
+    for (const id of ids) this.cache.invalidate(id);
+    // Also sessions another instance already deleted; the kept one re-reads the user at its next use.
+    this.cache.forgetUser(userId);
     this.notify({ userId });
     return ids.length;
   }
 
   /** Forgets cached copies of a user's sessions so the next request re-reads the user (groups, status). */
   forgetUser(userId: string): void {
-    this.generation++;
-    for (const [id, entry] of this.cache) if (entry.user.id === userId) this.cache.delete(id);
+    this.cache.forgetUser(userId);
     this.notify({ userId });
   }
 
@@ -149,40 +142,6 @@ export class SessionManager {
   async sweepExpired(): Promise<number> {
     const now = this.now();
     return this.store.sessions.deleteExpired(now, now - this.settings.idleTimeoutMs);
-  }
-
-  private load(id: string): Promise<CacheEntry | null> {
-    let pending = this.loading.get(id);
-    if (!pending) {
-      pending = this.loadFromStore(id).finally(() => this.loading.delete(id));
-      this.loading.set(id, pending);
-    }
-    return pending;
-  }
-
-  private async loadFromStore(id: string, attempt = 0): Promise<CacheEntry | null> {
-    const generation = this.generation;
-    const record = await this.store.sessions.findById(id);
-    const user = record ? await this.store.users.findById(record.userId) : null;
-    if (!record || !user || user.status !== 'active') {
-      this.cache.delete(id);
-      return null;
-    }
-    const previous = this.cache.get(id);
-    // Memory may have seen more recent activity than the throttled store copy.
-    if (previous && previous.record.lastSeenAt > record.lastSeenAt) record.lastSeenAt = previous.record.lastSeenAt;
-    const entry = { record, user, validatedAt: this.now(), lastWrittenAt: previous?.lastWrittenAt ?? record.lastSeenAt };
-    // Something was invalidated while this read was in flight (perhaps this very session): read
-    // again rather than cache or trust a copy from before the invalidation.
-    if (generation !== this.generation) return attempt < 3 ? this.loadFromStore(id, attempt + 1) : null;
-    this.remember(entry);
-    return entry;
-  }
-
-  private remember(entry: CacheEntry): void {
-    this.cache.delete(entry.record.id);
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(entry.record.id, entry);
   }
 }
 

@@ -1,6 +1,6 @@
 import { canonicalUsername } from './usernames.js';
 import { hashPassword, needsRehash, verifyAgainstDummy, verifyPassword } from './passwords.js';
-import type { SignInThrottle } from './throttle.js';
+import { failed, passed, type Checked, type SignInThrottle } from './throttle.js';
 import type { Store } from '../store/store.js';
 import type { User, UserWithCredentials } from '../store/types.js';
 
@@ -16,13 +16,17 @@ export type SignInResult =
  */
 export async function verifyCredentials(
   deps: { store: Store; throttle: SignInThrottle; onRehashError?: (err: unknown) => void },
-  input: { username: string; password: string; ip: string },
+  input: { username: string; password: string; ip: string; kind?: 'password' | 'basic' },
 ): Promise<SignInResult> {
   const { store, throttle } = deps;
   const username = canonicalUsername(input.username).slice(0, 256);
-  const checked = await throttle.exclusive(username, input.ip, () => checkPassword(deps, username, input));
-  if (!checked.ok) return checked;
-  const user = checked.user;
+  const checked = await throttle.attempt(input.kind ?? 'password', { account: username, ip: input.ip }, () => checkPassword(store, username, input));
+  if (!checked.ok) {
+    if (!checked.throttled) return { ok: false, reason: 'invalid' };
+    await store.audit.record({ action: 'login.throttled', actor: username, ip: input.ip });
+    return { ok: false, reason: 'throttled', retryAfterMs: checked.retryAfterMs };
+  }
+  const user = checked.value;
   if (user.passwordHash && needsRehash(user.passwordHash)) {
     // Legacy (htpasswd bcrypt) or weaker hashes become argon2id at first successful sign-in.
     try {
@@ -36,26 +40,14 @@ export async function verifyCredentials(
   return { ok: true, user: plain };
 }
 
-/** Throttle check, password verification and the throttle's bookkeeping: one attempt, run exclusively. */
-async function checkPassword(
-  deps: { store: Store; throttle: SignInThrottle },
-  username: string,
-  input: { password: string; ip: string },
-): Promise<{ ok: true; user: UserWithCredentials } | Exclude<SignInResult, { ok: true }>> {
-  const { store, throttle } = deps;
-  const verdict = await throttle.check(username, input.ip);
-  if (!verdict.allowed) {
-    await store.audit.record({ action: 'login.throttled', actor: username, ip: input.ip });
-    return { ok: false, reason: 'throttled', retryAfterMs: verdict.retryAfterMs };
-  }
+/** The password check itself; its failure is audited with the real reason, which stays internal. */
+async function checkPassword(store: Store, username: string, input: { password: string; ip: string }): Promise<Checked<UserWithCredentials, string>> {
   const user = username ? await store.users.findByUsername(username) : null;
   const passwordOk = user?.passwordHash ? await verifyPassword(user.passwordHash, input.password) : await verifyAgainstDummy(input.password);
   const why = !user ? 'unknown_user' : !passwordOk ? 'wrong_password' : user.status !== 'active' ? `status_${user.status}` : null;
   if (why !== null || !user) {
-    await throttle.recordFailure(username, input.ip);
     await store.audit.record({ action: 'login.failure', actor: username || null, ip: input.ip, detail: { reason: why } });
-    return { ok: false, reason: 'invalid' };
+    return failed(why ?? 'unknown_user');
   }
-  await throttle.recordSuccess(username);
-  return { ok: true, user };
+  return passed(user);
 }

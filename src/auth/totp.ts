@@ -1,6 +1,7 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../store/types.js';
+import type { TokenSealer } from './sealed-token.js';
 
 /** RFC 6238 defaults every authenticator app understands: SHA-1, 6 digits, 30 s; one step either side accepted. */
 const PERIOD_S = 30;
@@ -69,33 +70,23 @@ export function looksLikeRecoveryCode(value: string): boolean {
 }
 
 /**
- * The short-lived proof that a password was right, carried to the second step in a cookie:
- * `<userId>.<expiry>.<hmac>`. Stateless, bound to the user, five minutes.
+ * The short-lived proof that the first step (a password, or a provider) was passed, carried to
+ * the second step in a cookie: a sealed token (sealed-token.ts, purpose `mfa-challenge`) bound
+ * to the user and naming the first factor, five minutes.
  */
 export class MfaChallenge {
   static readonly TTL_MS = 5 * 60_000;
-  constructor(
-    private readonly key: Buffer,
-    private readonly now: Clock,
-  ) {}
+  constructor(private readonly sealer: TokenSealer) {}
 
   /** `firstFactor` is how the first step was passed ("password", "sso:corp"); the session records it. */
-  issue(userId: string, firstFactor = 'password'): string {
-    const expiry = this.now() + MfaChallenge.TTL_MS;
-    return `${userId}.${firstFactor}.${expiry}.${this.mac(`${userId}.${firstFactor}.${expiry}`)}`;
+  issue(userId: string, firstFactor = 'password'): Promise<string> {
+    return this.sealer.seal('mfa-challenge', { sub: userId, ff: firstFactor }, MfaChallenge.TTL_MS);
   }
 
   /** The user id and first factor inside a valid, unexpired challenge, or null. */
-  open(value: string | undefined): { userId: string; firstFactor: string } | null {
-    const match = /^([0-9a-f-]{36})\.(password|sso:[a-z0-9-]{1,32})\.(\d{13})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
-    if (!match) return null;
-    const [, userId, firstFactor, expiry, mac] = match as unknown as [string, string, string, string, string];
-    const expected = Buffer.from(this.mac(`${userId}.${firstFactor}.${expiry}`));
-    if (!timingSafeEqual(expected, Buffer.from(mac)) || Number(expiry) <= this.now()) return null;
-    return { userId, firstFactor };
-  }
-
-  private mac(payload: string): string {
-    return createHmac('sha256', this.key).update(`mfa-challenge:${payload}`).digest('base64url');
+  async open(value: string | undefined): Promise<{ userId: string; firstFactor: string } | null> {
+    const claims = await this.sealer.open('mfa-challenge', value);
+    if (typeof claims?.sub !== 'string' || typeof claims.ff !== 'string' || !/^(password|sso:[a-z0-9-]{1,32})$/.test(claims.ff)) return null;
+    return { userId: claims.sub, firstFactor: claims.ff };
   }
 }

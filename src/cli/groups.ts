@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
+import { CLI_ACTOR } from '../accounts/accounts.js';
+import { addToGroup, createGroup, deleteGroup, removeFromGroup } from '../accounts/groups.js';
 import { UsageError } from '../errors.js';
-import { groupNameProblem } from '../store/groups.js';
-import { addStoreOptions, requireUser, withStore, type CommonFlags } from './shared-options.js';
+import { addStoreOptions, requireUser, withAccounts, withStore, type CommonFlags } from './shared-options.js';
 
 /** `dashgate groups …`: groups and memberships from the shell. Running gateways see changes within session.cache_ttl. */
 export function registerGroupCommands(program: Command, out: (line: string) => void): void {
-  const groups = program.command('groups').description('create groups and manage who is in them');
-  const checkName = (name: string) => {
-    const problem = groupNameProblem(name);
-    if (problem) throw new UsageError(problem);
-  };
+  const groups = program.command('groups').description('create groups and manage who is in them (admins follows the administrator role: dashgate users grant-admin)');
 
   addStoreOptions(groups.command('list').description('list groups with their member counts'))
     .option('--json', 'print JSON')
@@ -23,19 +20,15 @@ export function registerGroupCommands(program: Command, out: (line: string) => v
     );
 
   addStoreOptions(groups.command('add <name>').description('create a group')).action((name: string, flags: CommonFlags) =>
-    withStore(flags, async (store) => {
-      checkName(name);
-      if (!(await store.groups.create(name))) throw new UsageError(`group "${name}" already exists`);
-      await store.audit.record({ action: 'group.created', actor: 'cli', target: name });
+    withAccounts(flags, async (accounts) => {
+      await createGroup(accounts, CLI_ACTOR, name);
       out(`created group ${name}`);
     }),
   );
 
   addStoreOptions(groups.command('remove <name>').description('delete a group (its members stay, without it)')).action((name: string, flags: CommonFlags) =>
-    withStore(flags, async (store) => {
-      if (name === 'admins') throw new UsageError('the admins group cannot be removed');
-      if (!(await store.groups.remove(name))) throw new UsageError(`no group "${name}"`);
-      await store.audit.record({ action: 'group.removed', actor: 'cli', target: name });
+    withAccounts(flags, async (accounts) => {
+      await deleteGroup(accounts, CLI_ACTOR, name);
       out(`removed group ${name}`);
     }),
   );
@@ -56,12 +49,10 @@ export function registerGroupCommands(program: Command, out: (line: string) => v
     ['revoke', 'take users out of a group'],
   ] as const) {
     addStoreOptions(groups.command(`${verb} <group> <users...>`).description(description)).action((group: string, users: string[], flags: CommonFlags) =>
-      withStore(flags, async (store) => {
-        checkName(group);
+      withAccounts(flags, async (accounts) => {
         for (const name of users) {
-          const user = await requireUser(store, name);
-          const changed = verb === 'grant' ? await store.groups.addMember(group, user.id) : await store.groups.removeMember(group, user.id);
-          if (changed) await store.audit.record({ action: `group.${verb}`, actor: 'cli', target: user.username, detail: { group } });
+          const user = await requireUser(accounts.store, name);
+          const changed = verb === 'grant' ? await addToGroup(accounts, CLI_ACTOR, group, user) : await removeFromGroup(accounts, CLI_ACTOR, group, user);
           out(`${user.username}: ${changed ? (verb === 'grant' ? `added to ${group}` : `removed from ${group}`) : verb === 'grant' ? `already in ${group}` : `was not in ${group}`}`);
         }
       }),

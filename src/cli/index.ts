@@ -7,6 +7,7 @@ import { rotateIdentityKeys } from '../auth/identity-jwt.js';
 import { createSetupToken } from '../auth/setup-link.js';
 import { createDemoUpstream } from '../demo/upstream.js';
 import type { Config } from '../config/schema.js';
+import { AccountError } from '../accounts/errors.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ChildApp } from '../runner/child.js';
@@ -146,7 +147,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof AccountError) {
       process.stderr.write(`dashgate: ${err.message}\n`);
       return 2;
     }

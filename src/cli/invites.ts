@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
-import { createInvite, createResetToken, gatewayLink } from '../auth/links.js';
+import { CLI_ACTOR } from '../accounts/accounts.js';
+import { AccountError } from '../accounts/errors.js';
+import { inviteUser, revokeInvite } from '../accounts/invitations.js';
+import { createPasswordResetLink } from '../accounts/passwords.js';
+import { gatewayLink } from '../auth/links.js';
 import { gatewayBaseUrl } from '../config/base-url.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createMailer } from '../mail/mailer.js';
 import { inviteMessage, resetMessage } from '../mail/messages.js';
-import { addStoreOptions, requireUser, withStore, type CommonFlags } from './shared-options.js';
+import { addStoreOptions, requireUser, withAccounts, withStore, type CommonFlags } from './shared-options.js';
 import { parseGroups } from './users.js';
-
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 
 /**
  * `dashgate invite create|list|revoke` and `dashgate users reset-link`: single-use links printed
@@ -26,15 +28,12 @@ export function registerInviteCommands(program: Command, out: (line: string) => 
     .option('--expires <duration>', 'how long the link works, e.g. 2d (default: invites.ttl, 7d)')
     .option('--no-mail', 'only print the link, even with --email')
     .action((flags: CommonFlags & { email?: string; groups?: string; admin?: boolean; expires?: string; mail?: boolean }) =>
-      withStore(flags, async (store, config) => {
+      withAccounts(flags, async (accounts, config) => {
         const email = flags.email?.trim() || null;
-        if (email !== null && !EMAIL.test(email)) throw new UsageError(`"${email}" is not an email address`);
-        if (email !== null && (await store.users.findByEmail(email))) throw new UsageError(`an account with ${email} already exists`);
         const ttlMs = flags.expires === undefined ? config.invites.ttl : parseDuration(flags.expires);
         if (ttlMs === null || ttlMs <= 0 || !/[a-z]$/.test(flags.expires ?? 'd')) throw new UsageError(`--expires expects a duration with a unit such as 12h or 7d, got "${flags.expires}"`);
         const groups = parseGroups(flags.groups);
-        const { token, invite: created } = await createInvite(store, Date.now, { email, groups, isAdmin: flags.admin === true, createdBy: 'cli', ttlMs });
-        await store.audit.record({ action: 'invite.created', actor: 'cli', target: email, detail: { id: created.id, groups, admin: created.isAdmin, expires_at: created.expiresAt } });
+        const { token, invite: created } = await inviteUser(accounts, CLI_ACTOR, { email, groups, isAdmin: flags.admin === true, ttlMs });
         const link = gatewayLink(gatewayBaseUrl(config), config.prefix, 'invite', token);
         out(`invitation ${created.id}${email ? ` for ${email}` : ''}, valid until ${new Date(created.expiresAt).toISOString()}:`);
         out(link);
@@ -59,9 +58,10 @@ export function registerInviteCommands(program: Command, out: (line: string) => 
     );
 
   addStoreOptions(invite.command('revoke <id>').description('withdraw an invitation')).action((id: string, flags: CommonFlags) =>
-    withStore(flags, async (store) => {
-      if (!(await store.invites.revoke(id, Date.now()))) throw new UsageError(`no open invitation "${id}"`);
-      await store.audit.record({ action: 'invite.revoked', actor: 'cli', detail: { id } });
+    withAccounts(flags, async (accounts) => {
+      await revokeInvite(accounts, CLI_ACTOR, id).catch((err: unknown) => {
+        throw err instanceof AccountError && err.code === 'INVITE_NOT_FOUND' ? new UsageError(`no open invitation "${id}"`) : err;
+      });
       out(`revoked invitation ${id}`);
     }),
   );
@@ -71,13 +71,10 @@ export function registerInviteCommands(program: Command, out: (line: string) => 
   addStoreOptions(users.command('reset-link <name>').description('print a single-use password reset link (30 minutes) for a user'))
     .option('--mail', "also mail it to the user's address")
     .action((name: string, flags: CommonFlags & { mail?: boolean }) =>
-      withStore(flags, async (store, config) => {
-        const found = await requireUser(store, name);
-        if (found.status !== 'active') throw new UsageError(`"${found.username}" is ${found.status}; enable the account first`);
-        const { passwordHash: _omit, ...user } = found;
-        if (flags.mail && !user.email) throw new UsageError(`"${user.username}" has no email address`);
-        const { token, expiresAt } = await createResetToken(store, Date.now, user);
-        await store.audit.record({ action: 'password.reset_link', actor: 'cli', target: user.username });
+      withAccounts(flags, async (accounts, config) => {
+        const { passwordHash: _omit, ...user } = await requireUser(accounts.store, name);
+        if (flags.mail && !user.email && user.status === 'active') throw new UsageError(`"${user.username}" has no email address`);
+        const { token, expiresAt } = await createPasswordResetLink(accounts, CLI_ACTOR, user, flags.mail ? { mailed: true } : {});
         const link = gatewayLink(gatewayBaseUrl(config), config.prefix, 'reset', token);
         out(`reset link for ${user.username}, valid until ${new Date(expiresAt).toISOString()}, once:`);
         out(link);

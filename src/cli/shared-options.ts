@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config, ConfigInput } from '../config/schema.js';
 import { canonicalUsername } from '../auth/usernames.js';
 import { UsageError } from '../errors.js';
+import { createAccounts, type Accounts } from '../accounts/accounts.js';
 import { openStore, type Store } from '../store/store.js';
 
 export interface CommonFlags {
@@ -67,6 +68,17 @@ export async function withStore(flags: CommonFlags, work: (store: Store, config:
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Opens the store for one command and hands it over as accounts: the shell changes users,
+ * groups and invitations through accounts/ like the console. Sessions it ends are deleted from
+ * the store; running gateways notice within session.cache_ttl.
+ */
+export function withAccounts(flags: CommonFlags, work: (accounts: Accounts, config: Config) => Promise<void>): Promise<void> {
+  return withStore(flags, (store, config) =>
+    work(createAccounts({ store, passwordPolicy: { minLength: config.password.min_length, maxLength: config.password.max_length }, appName: config.branding.app_name }), config),
+  );
 }
 
 /** The user named on the command line, or a usage error. */

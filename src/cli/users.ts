@@ -1,15 +1,17 @@
-import { isLastActiveAdmin } from '../auth/admins.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { CLI_ACTOR } from '../accounts/accounts.js';
+import { checkGroupNames, checkGroupsForRole } from '../accounts/groups.js';
+import { setPassword } from '../accounts/passwords.js';
+import { linkProviderAccountByAdmin, unlinkProviderAccount } from '../accounts/sso-links.js';
+import { checkNewEmail, checkNewUsername, createUser, deleteUser, importUsers, setAdministrator, setUserStatus } from '../accounts/users.js';
 import { hashPassword } from '../auth/passwords.js';
 import { passwordProblem } from '../auth/password-policy.js';
 import { canonicalUsername, usernameProblem } from '../auth/usernames.js';
 import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import type { Store } from '../store/store.js';
 import { readNewPassword } from './prompt.js';
-import { groupNameProblem } from '../store/groups.js';
-import { addStoreOptions, requireUser, withStore, type CommonFlags } from './shared-options.js';
+import { addStoreOptions, requireUser, withAccounts, withStore, type CommonFlags } from './shared-options.js';
 
 type Out = (line: string) => void;
 
@@ -21,30 +23,36 @@ export function registerUserCommands(program: Command, out: Out): void {
     .option('--email <email>', 'email address')
     .option('--name <display name>', 'name shown in the app')
     .option('--groups <a,b>', 'comma-separated groups')
-    .option('--admin', 'make the user an administrator')
+    .option('--admin', 'make the user an administrator (and so a member of admins)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--no-password', 'no password: a service account that signs in only with API tokens (dashgate tokens create)')
     .action((name: string, flags: CommonFlags & { email?: string; name?: string; groups?: string; admin?: boolean; passwordStdin?: boolean; password?: boolean }) =>
-      withStore(flags, async (store, config) => {
-        const username = canonicalUsername(name);
-        const problem = usernameProblem(username);
-        if (problem) throw new UsageError(problem);
-        if (await store.users.findByUsername(username)) throw new UsageError(`user "${username}" already exists`);
-        if (flags.email && (await store.users.findByEmail(flags.email))) throw new UsageError(`another user already has the address ${flags.email}`);
+      withAccounts(flags, async (accounts) => {
         if (flags.password === false && flags.passwordStdin) throw new UsageError('--no-password and --password-stdin contradict each other');
-        let passwordHash: string | null = null;
-        if (flags.password !== false) {
-          const password = await readNewPassword(flags.passwordStdin === true);
-          await assertPassword(password, config, username);
-          passwordHash = await hashPassword(password);
-        }
         const groups = parseGroups(flags.groups);
-        if (flags.admin && !groups.includes('admins')) groups.push('admins');
-        await store.users.create({ username, email: flags.email ?? null, displayName: flags.name ?? null, passwordHash, isAdmin: flags.admin === true, groups });
-        await store.audit.record({ action: 'user.created', actor: 'cli', target: username, detail: { groups, admin: flags.admin === true } });
-        out(`created user ${username}${groups.length ? ` (groups: ${groups.join(', ')})` : ''}${passwordHash === null ? ', without a password (API tokens only)' : ''}`);
+        // Everything that can be checked is checked before asking for a password.
+        checkGroupsForRole(groups, flags.admin === true);
+        await checkNewUsername(accounts, name);
+        await checkNewEmail(accounts, flags.email);
+        const password = flags.password === false ? null : await readNewPassword(flags.passwordStdin === true);
+        const user = await createUser(accounts, CLI_ACTOR, { username: name, email: flags.email ?? null, displayName: flags.name ?? null, password, isAdmin: flags.admin === true, groups });
+        out(`created user ${user.username}${user.groups.length ? ` (groups: ${user.groups.join(', ')})` : ''}${password === null ? ', without a password (API tokens only)' : ''}`);
       }),
     );
+
+  for (const [verb, isAdmin, description] of [
+    ['grant-admin', true, 'make a user an administrator (the admins group follows the role)'],
+    ['revoke-admin', false, 'take the administrator role (and the admins group) from a user'],
+  ] as const) {
+    addStoreOptions(users.command(`${verb} <name>`).description(description)).action((name: string, flags: CommonFlags) =>
+      withAccounts(flags, async (accounts) => {
+        const user = await requireUser(accounts.store, name);
+        if (user.isAdmin === isAdmin) return out(`${user.username} ${isAdmin ? 'is an administrator already' : 'is not an administrator'}`);
+        await setAdministrator(accounts, CLI_ACTOR, user, isAdmin);
+        out(`${user.username} ${isAdmin ? 'is now an administrator' : 'is no longer an administrator'}`);
+      }),
+    );
+  }
 
   addStoreOptions(users.command('list').description('list users'))
     .option('--json', 'print JSON')
@@ -67,14 +75,10 @@ export function registerUserCommands(program: Command, out: Out): void {
   addStoreOptions(users.command('set-password <name>').description("set a user's password and end their sessions"))
     .option('--password-stdin', 'read the password from standard input')
     .action((name: string, flags: CommonFlags & { passwordStdin?: boolean }) =>
-      withStore(flags, async (store, config) => {
-        const user = await requireUser(store, name);
-        const password = await readNewPassword(flags.passwordStdin === true);
-        await assertPassword(password, config, user.username);
-        await store.users.setPasswordHash(user.id, await hashPassword(password));
-        const ended = await store.sessions.deleteForUser(user.id);
-        await store.audit.record({ action: 'password.changed', actor: 'cli', target: user.username, detail: { sessions_ended: ended.length } });
-        out(`password of ${user.username} changed; ${ended.length} session(s) ended`);
+      withAccounts(flags, async (accounts) => {
+        const user = await requireUser(accounts.store, name);
+        const ended = await setPassword(accounts, CLI_ACTOR, user, await readNewPassword(flags.passwordStdin === true));
+        out(`password of ${user.username} changed; ${ended} session(s) ended`);
       }),
     );
 
@@ -83,13 +87,10 @@ export function registerUserCommands(program: Command, out: Out): void {
     ['enable', 'active', 'let a disabled user sign in again'],
   ] as const) {
     addStoreOptions(users.command(`${verb} <name>`).description(description)).action((name: string, flags: CommonFlags) =>
-      withStore(flags, async (store) => {
-        const user = await requireUser(store, name);
-        if (status === 'disabled') await assertNotLastAdmin(store, user.id);
-        await store.users.setStatus(user.id, status);
-        const ended = status === 'disabled' ? await store.sessions.deleteForUser(user.id) : [];
-        await store.audit.record({ action: `user.${verb}d`, actor: 'cli', target: user.username });
-        out(`${user.username} ${verb}d${ended.length ? `; ${ended.length} session(s) ended` : ''}`);
+      withAccounts(flags, async (accounts) => {
+        const user = await requireUser(accounts.store, name);
+        const ended = await setUserStatus(accounts, CLI_ACTOR, user, status);
+        out(`${user.username} ${verb}d${ended ? `; ${ended} session(s) ended` : ''}`);
       }),
     );
   }
@@ -98,13 +99,10 @@ export function registerUserCommands(program: Command, out: Out): void {
     .requiredOption('--provider <id>', 'the provider id from sso.providers')
     .requiredOption('--subject <sub>', "the provider's subject (sub claim; the numeric id for GitHub)")
     .action((name: string, flags: CommonFlags & { provider: string; subject: string }) =>
-      withStore(flags, async (store, config) => {
-        const user = await requireUser(store, name);
+      withAccounts(flags, async (accounts, config) => {
+        const user = await requireUser(accounts.store, name);
         if (!config.sso.providers.some((p) => p.id === flags.provider)) throw new UsageError(`no provider "${flags.provider}" in sso.providers`);
-        const existing = await store.sso.find(flags.provider, flags.subject);
-        if (existing) throw new UsageError(`that ${flags.provider} account is already linked${existing.userId === user.id ? ` to ${user.username}` : ' to another user'}`);
-        await store.sso.link({ provider: flags.provider, subject: flags.subject, userId: user.id, email: null }, Date.now());
-        await store.audit.record({ action: 'sso.linked', actor: 'cli', target: user.username, detail: { provider: flags.provider, subject: flags.subject, by: 'admin' } });
+        await linkProviderAccountByAdmin(accounts, CLI_ACTOR, user, { provider: flags.provider, subject: flags.subject, email: null });
         out(`${user.username} now signs in with ${flags.provider} account ${flags.subject}`);
       }),
     );
@@ -112,20 +110,17 @@ export function registerUserCommands(program: Command, out: Out): void {
   addStoreOptions(users.command('unlink <name>').description('remove a single sign-on link from this user'))
     .requiredOption('--provider <id>', 'the provider id')
     .action((name: string, flags: CommonFlags & { provider: string }) =>
-      withStore(flags, async (store) => {
-        const user = await requireUser(store, name);
-        if ((await store.sso.unlink(flags.provider, user.id)) === 0) throw new UsageError(`${user.username} has no ${flags.provider} link`);
-        await store.audit.record({ action: 'sso.unlinked', actor: 'cli', target: user.username, detail: { provider: flags.provider } });
+      withAccounts(flags, async (accounts) => {
+        const user = await requireUser(accounts.store, name);
+        await unlinkProviderAccount(accounts, CLI_ACTOR, user, flags.provider);
         out(`${user.username} no longer signs in with ${flags.provider}`);
       }),
     );
 
   addStoreOptions(users.command('remove <name>').description('delete a user and their sessions')).action((name: string, flags: CommonFlags) =>
-    withStore(flags, async (store) => {
-      const user = await requireUser(store, name);
-      await assertNotLastAdmin(store, user.id);
-      await store.users.remove(user.id);
-      await store.audit.record({ action: 'user.removed', actor: 'cli', target: user.username });
+    withAccounts(flags, async (accounts) => {
+      const user = await requireUser(accounts.store, name);
+      await deleteUser(accounts, CLI_ACTOR, user);
       out(`removed ${user.username}`);
     }),
   );
@@ -135,7 +130,7 @@ export function registerUserCommands(program: Command, out: Out): void {
     .option('--groups <a,b>', 'groups for every imported user')
     .option('--allow-weak', 'accept JSON passwords that fail the password policy (not recommended)')
     .action((file: string, flags: CommonFlags & { format: string; groups?: string; allowWeak?: boolean }) =>
-      withStore(flags, async (store, config) => {
+      withAccounts(flags, async (accounts, config) => {
         if (flags.format !== 'htpasswd' && flags.format !== 'json') throw new UsageError(`--format must be htpasswd or json, got "${flags.format}"`);
         let text: string;
         try {
@@ -145,18 +140,10 @@ export function registerUserCommands(program: Command, out: Out): void {
         }
         const entries = flags.format === 'htpasswd' ? parseHtpasswd(text) : await parseJsonUsers(text, config, flags.allowWeak === true);
         const groups = parseGroups(flags.groups);
-        let created = 0;
         const problems = entries.filter((e) => 'problem' in e).map((e) => (e as { problem: string }).problem);
-        for (const entry of entries) {
-          if ('problem' in entry) continue;
-          if (await store.users.findByUsername(entry.username)) {
-            problems.push(`${entry.username}: already exists, left unchanged`);
-            continue;
-          }
-          await store.users.create({ username: entry.username, passwordHash: entry.hash, groups });
-          created++;
-        }
-        await store.audit.record({ action: 'user.imported', actor: 'cli', detail: { format: flags.format, created, skipped: problems.length } });
+        const valid = entries.flatMap((e) => ('problem' in e ? [] : [{ username: e.username, passwordHash: e.hash }]));
+        const { created, skipped } = await importUsers(accounts, CLI_ACTOR, valid, groups, { format: flags.format, invalid: problems.length });
+        problems.push(...skipped);
         out(`imported ${created} user(s)${problems.length ? `; skipped ${problems.length}:` : ''}`);
         for (const p of problems) out(`  - ${p}`);
       }),
@@ -198,16 +185,6 @@ async function parseJsonUsers(text: string, config: Config, allowWeak: boolean):
   return entries;
 }
 
-/** The last active administrator cannot be disabled or removed: nobody could administer the gateway. */
-async function assertNotLastAdmin(store: Store, userId: string): Promise<void> {
-  if (await isLastActiveAdmin(store, userId)) throw new UsageError('this is the last active administrator; make another user an admin first');
-}
-
-async function assertPassword(password: string, config: Config, username: string): Promise<void> {
-  const problem = await passwordProblem(password, policyOf(config), [username, config.branding.app_name]);
-  if (problem) throw new UsageError(problem);
-}
-
 function policyOf(config: Config) {
   return { minLength: config.password.min_length, maxLength: config.password.max_length };
 }
@@ -215,9 +192,6 @@ function policyOf(config: Config) {
 /** A comma-separated --groups value; every name must be usable in X-Forwarded-Groups. */
 export function parseGroups(value: string | undefined): string[] {
   const groups = (value ?? '').split(',').map((g) => g.trim()).filter(Boolean);
-  for (const group of groups) {
-    const problem = groupNameProblem(group);
-    if (problem) throw new UsageError(problem);
-  }
+  checkGroupNames(groups);
   return groups;
 }

@@ -4,7 +4,7 @@ import { isApiTokenShaped, type ApiTokenManager } from '../auth/api-tokens.js';
 import { readCookie } from '../auth/cookies.js';
 import type { Session, SessionManager } from '../auth/sessions.js';
 import { verifyCredentials } from '../auth/sign-in.js';
-import type { SignInThrottle } from '../auth/throttle.js';
+import { failed, passed, type SignInThrottle } from '../auth/throttle.js';
 import type { Store } from '../store/store.js';
 import type { Clock, User } from '../store/types.js';
 
@@ -64,57 +64,38 @@ export interface CredentialDeps {
  */
 export function createIdentifier(sessions: SessionManager, cookieName: string, deps: CredentialDeps) {
   const identifySession = createSessionIdentifier(sessions, cookieName);
-  // Addresses with a recent failed credential: only they pay for a throttle lookup before the check.
-  const suspects = new Map<string, number>();
   // Successful Basic checks, keyed by an HMAC of the credentials (so memory never holds a password).
   const basicKey = randomBytes(32);
   // Each entry remembers the password hash it was checked against: a changed password ends it at once.
   const basicChecked = new Map<string, { userId: string; username: string; passwordHash: string; until: number }>();
 
-  async function throttled(ip: string): Promise<number | null> {
-    const since = suspects.get(ip);
-    if (since === undefined) return null;
-    if (since < deps.now() - 3_600_000) {
-      suspects.delete(ip);
-      return null;
-    }
-    // Keyed by address only: a shared "account" key would let failures anywhere throttle everyone.
-    const verdict = await deps.throttle.check(`credential:${ip}`, ip);
-    return verdict.allowed ? null : verdict.retryAfterMs;
-  }
-
-  async function fail(scheme: 'Bearer' | 'Basic', ip: string, detail: Record<string, unknown>): Promise<Identity> {
-    if (suspects.size > 10_000) suspects.clear();
-    suspects.set(ip, deps.now());
-    await deps.throttle.recordFailure(`credential:${ip}`, ip);
-    await deps.store.audit.record({ action: scheme === 'Bearer' ? 'token.failure' : 'basic.failure', ip, detail });
-    return { kind: 'rejected', scheme, retryAfterMs: null };
-  }
+  const rejected = (scheme: 'Bearer' | 'Basic', retryAfterMs: number | null): Identity => ({ kind: 'rejected', scheme, retryAfterMs });
 
   async function bearer(token: string, ip: string, sideEffects: boolean): Promise<Identity> {
-    const wait = await throttled(ip);
-    if (wait !== null) return { kind: 'rejected', scheme: 'Bearer', retryAfterMs: wait };
-    const found = await deps.apiTokens.verify(token, { touch: sideEffects });
-    if (found) return { kind: 'credential', user: found.user, method: 'token', credentialId: found.token.id };
-    if (!sideEffects) return { kind: 'rejected', scheme: 'Bearer', retryAfterMs: null };
-    // A failure is checked against the throttle and counted while no other failure from this
-    // address is: otherwise simultaneous guesses all pass the check before any is recorded
-    // (twelve parallel unknown tokens were all answered 401 where three were allowed).
-    const key = `credential:${ip}`;
-    return deps.throttle.exclusive(key, ip, async () => {
-      const verdict = await deps.throttle.check(key, ip);
-      if (!verdict.allowed) {
-        suspects.set(ip, deps.now());
-        return { kind: 'rejected', scheme: 'Bearer', retryAfterMs: verdict.retryAfterMs };
-      }
-      return fail('Bearer', ip, { reason: 'invalid_token' });
-    });
+    if (!sideEffects) {
+      // A probe: the token is looked up, nothing is counted, touched or audited.
+      const found = await deps.apiTokens.verify(token, { touch: false });
+      return found ? { kind: 'credential', user: found.user, method: 'token', credentialId: found.token.id } : rejected('Bearer', null);
+    }
+    // Optimistic: a valid token from an address without recent failures costs no counter lookup.
+    const result = await deps.throttle.attempt('api_token', { ip }, async () => {
+      const found = await deps.apiTokens.verify(token);
+      return found ? passed(found) : failed('invalid_token');
+    }, { optimistic: true });
+    if (result.ok) return { kind: 'credential', user: result.value.user, method: 'token', credentialId: result.value.token.id };
+    if (result.throttled) return rejected('Bearer', result.retryAfterMs);
+    await deps.store.audit.record({ action: 'token.failure', ip, detail: { reason: result.failure } });
+    return rejected('Bearer', null);
   }
 
   async function basic(encoded: string, ip: string): Promise<Identity> {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon <= 0) return fail('Basic', ip, { reason: 'malformed' });
+    if (colon <= 0) {
+      const result = await deps.throttle.attempt('basic', { ip }, async () => failed('malformed'));
+      if (!result.ok && !result.throttled) await deps.store.audit.record({ action: 'basic.failure', ip, detail: { reason: result.failure } });
+      return rejected('Basic', result.ok || !result.throttled ? null : result.retryAfterMs);
+    }
     const cacheKey = createHmac('sha256', basicKey).update(decoded).digest('base64url');
     const cached = basicChecked.get(cacheKey);
     if (cached && cached.until > deps.now()) {
@@ -125,7 +106,7 @@ export function createIdentifier(sessions: SessionManager, cookieName: string, d
       }
     }
     basicChecked.delete(cacheKey);
-    const result = await verifyCredentials({ store: deps.store, throttle: deps.throttle }, { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ip });
+    const result = await verifyCredentials({ store: deps.store, throttle: deps.throttle }, { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ip, kind: 'basic' });
     if (!result.ok) return { kind: 'rejected', scheme: 'Basic', retryAfterMs: result.reason === 'throttled' ? result.retryAfterMs : null };
     if (deps.basicCacheMs > 0) {
       // Read after the check: a legacy hash may just have been upgraded to argon2id.

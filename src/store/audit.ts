@@ -23,15 +23,16 @@ export class AuditRepository {
       .execute();
   }
 
-  /** Newest first. */
   /**
-   * Newest first. `user` matches the actor or the target; `action` matches exactly, or every
-   * action under a prefix when it ends in "." ("login." → login.success, login.failure, …);
+   * Newest first. `user` matches the actor or the target; `action` matches exactly (any of a
+   * list), or every action under a prefix when it ends in "." ("login." → login.success, …);
    * `from`/`to` bound the time (ms, `to` exclusive).
    */
-  async list(options: { limit?: number; offset?: number; action?: string; actor?: string; user?: string; from?: number; to?: number } = {}): Promise<AuditEntry[]> {
+  async list(options: { limit?: number; offset?: number; action?: string | readonly string[]; actor?: string; user?: string; from?: number; to?: number } = {}): Promise<AuditEntry[]> {
     let query = this.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(options.limit ?? 100).offset(options.offset ?? 0);
-    if (options.action) query = options.action.endsWith('.') ? query.where('action', 'like', `${options.action.replace(/[%_\\]/g, '')}%`) : query.where('action', '=', options.action);
+    const action = options.action;
+    if (typeof action === 'string' && action) query = action.endsWith('.') ? query.where('action', 'like', `${action.replace(/[%_\\]/g, '')}%`) : query.where('action', '=', action);
+    else if (Array.isArray(action) && action.length > 0) query = query.where('action', 'in', action);
     if (options.actor) query = query.where('actor', '=', options.actor);
     const user = options.user;
     if (user) query = query.where((eb) => eb.or([eb('actor', '=', user), eb('target', '=', user)]));

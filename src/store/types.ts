@@ -1,3 +1,5 @@
+import type { AuditAction } from '../accounts/audit-actions.js';
+
 /** Domain objects handed around the gateway; rows (schema.ts) stay inside the store. */
 export type UserStatus = 'active' | 'disabled' | 'pending';
 
@@ -80,17 +82,23 @@ export interface EmailToken {
   usedAt: number | null;
 }
 
+/** What happened, as written: only the names of accounts/audit-actions.ts. */
 export interface AuditEvent {
-  action: string;
+  action: AuditAction;
   actor?: string | null;
   target?: string | null;
   ip?: string | null;
   detail?: Record<string, unknown>;
 }
 
-export interface AuditEntry extends Required<Omit<AuditEvent, 'detail'>> {
+/** What the log holds: `action` as recorded, which may be a name an older version wrote. */
+export interface AuditEntry {
   id: number;
   at: number;
+  action: string;
+  actor: string | null;
+  target: string | null;
+  ip: string | null;
   detail: Record<string, unknown> | null;
 }
 

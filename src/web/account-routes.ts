@@ -1,15 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setPassword } from '../accounts/passwords.js';
 import { apiTokenNameProblem } from '../auth/api-tokens.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
-import { hashPassword } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/password-policy.js';
 import { verifyCredentials } from '../auth/sign-in.js';
+import { failed, passed } from '../auth/throttle.js';
 import { parseDuration } from '../config/duration.js';
 import type { Identity } from '../pipeline/identify.js';
 import { checkCode, newTotpSecret, otpauthUri, qrSvg, regenerateRecoveryCodes, verifyTotp } from '../auth/totp.js';
 import { renderAccountPage, renderRecoveryCodesPage, renderTotpSetupPage, TOKEN_EXPIRY_CHOICES, type AccountView } from './account-pages.js';
+import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
+import { mustEnrolFirst } from './second-factor-guard.js';
 
 type SignedIn = Extract<Identity, { kind: 'user' }>;
 
@@ -95,13 +97,12 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
       return show(reply, identity, checked.reason === 'throttled' ? 429 : 400, { error: checked.reason === 'throttled' ? 'Too many wrong passwords. Wait a moment and try again.' : 'The current password is not correct.' });
     }
     const password = formField(body, 'password');
-    const problem =
-      (await passwordProblem(password, ctx.passwordPolicy, [user.username, ctx.branding.appName, user.email ?? ''])) ??
-      (password !== formField(body, 'password2') ? 'The two new passwords are not the same.' : null);
-    if (problem) return show(reply, identity, 400, { error: problem });
-    await ctx.store.users.setPasswordHash(user.id, await hashPassword(password));
-    const ended = await ctx.sessions.invalidateUserSessions(user.id, identity.session.id);
-    await ctx.store.audit.record({ action: 'password.change', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
+    if (password !== formField(body, 'password2')) return show(reply, identity, 400, { error: 'The two new passwords are not the same.' });
+    try {
+      await setPassword(ctx.accounts, { name: user.username, ip: request.scope.clientIp }, user, password, { keepSessionId: identity.session.id });
+    } catch (err) {
+      return show(reply, identity, 400, { error: accountRefusal(err).message });
+    }
     return reply.redirect(`${accountPath}?done=password`, 303);
   });
 
@@ -146,14 +147,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
     } else {
       // No password to confirm with (single sign-on): a current code from the app proves it instead, once, throttled like sign-in.
       const ip = request.scope.clientIp;
-      const key = `mfa:${user.username}`;
-      const ok = await ctx.throttle.exclusive(key, ip, async () => {
-        if (!(await ctx.throttle.check(key, ip)).allowed) return null;
-        const valid = await verifyTotp(ctx.store, user.id, formField(request.body, 'code'), ctx.now);
-        if (!valid) await ctx.throttle.recordFailure(key, ip);
-        return valid;
-      });
-      if (!ok) return show(reply, identity, ok === null ? 429 : 400, { error: ok === null ? 'Too many wrong codes. Wait a moment and try again.' : 'That code is not right, or was already used.' });
+      const result = await ctx.throttle.attempt('second_factor', { account: user.username, ip }, async () =>
+        (await verifyTotp(ctx.store, user.id, formField(request.body, 'code'), ctx.now)) ? passed(true) : failed('totp'),
+      );
+      if (!result.ok) return show(reply, identity, result.throttled ? 429 : 400, { error: result.throttled ? 'Too many wrong codes. Wait a moment and try again.' : 'That code is not right, or was already used.' });
     }
     if (formField(request.body, 'action') === 'disable') {
       await ctx.store.factors.removeTotp(user.id);
@@ -188,6 +185,8 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: WebContext): vo
   app.post(`${accountPath}/tokens`, async function createToken(request, reply) {
     const identity = await signedIn(request, reply);
     if (!identity || !(await checkForm(request, reply, identity))) return reply;
+    // A token acts without any second factor: only a session that satisfies mfa.required may mint one.
+    if (await mustEnrolFirst(ctx, identity)) return show(reply, identity, 403, { error: 'Two-factor sign-in is required here: set it up below before creating API tokens.' });
     const name = formField(request.body, 'name').trim();
     const expires = formField(request.body, 'expires');
     const problem = apiTokenNameProblem(name);

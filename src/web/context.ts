@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { Accounts } from '../accounts/accounts.js';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
 import type { SsoClient } from '../auth/sso/client.js';
 import type { FlowSeal } from '../auth/sso/flow-seal.js';
@@ -21,6 +22,8 @@ export interface WebContext {
   prefix: string;
   branding: Branding;
   store: Store;
+  /** Every change to users, groups, invitations and sign-ups goes through accounts/ with this. */
+  accounts: Accounts;
   sessions: SessionManager;
   apiTokens: ApiTokenManager;
   mailer: Mailer;

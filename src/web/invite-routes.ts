@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { findOpenInvite } from '../auth/links.js';
-import { hashPassword } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/password-policy.js';
-import { canonicalUsername, usernameProblem } from '../auth/usernames.js';
+import { acceptInvite } from '../accounts/invitations.js';
+import { canonicalUsername } from '../auth/usernames.js';
+import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
 import { renderInvitePage } from './flow-pages.js';
 import { sendPage, startSession } from './login-routes.js';
@@ -23,34 +23,28 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: WebContext): voi
     const token = (request.query as Record<string, unknown>).token;
     const invite = await findOpenInvite(ctx.store, token, ctx.now, 'invite');
     if (!invite) return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderInvitePage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token), email: invite.email, username: invite.email ?? '' }));
+    return sendPage(reply, 200, renderInvitePage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token), email: invite.email, username: invite.email ?? '' }));
   });
 
-  app.post(invitePath, async function acceptInvite(request, reply) {
+  app.post(invitePath, async function acceptInvitation(request, reply) {
     const body = request.body;
     const token = formField(body, 'token');
     const username = canonicalUsername(formField(body, 'username'));
     const password = formField(body, 'password');
     const invite = await findOpenInvite(ctx.store, token, ctx.now, 'invite');
     if (!invite) return sendPage(reply, 410, invalidLink());
-    const again = (status: number, error: string) => sendPage(reply, status, renderInvitePage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, email: invite.email, username, error }));
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    const again = async (status: number, error: string) => sendPage(reply, status, renderInvitePage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, email: invite.email, username, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
-    const problem =
-      usernameProblem(username) ??
-      (await passwordProblem(password, ctx.passwordPolicy, [username, ctx.branding.appName, invite.email ?? ''])) ??
-      (password !== formField(body, 'password2') ? 'The two passwords are not the same.' : null);
-    if (problem) return again(400, problem);
-    if (await ctx.store.users.findByUsername(username)) return again(400, 'That username is taken. Choose another.');
-    if (invite.email && (await ctx.store.users.findByEmail(invite.email))) return again(400, 'An account with this email address already exists. Sign in, or reset its password.');
-
-    const passwordHash = await hashPassword(password);
-    // The conditional UPDATE makes the link single-use even under two simultaneous posts.
-    if (!(await ctx.store.invites.consume(invite.id, username, ctx.now()))) return sendPage(reply, 410, invalidLink());
-    const groups = invite.isAdmin && !invite.groups.includes('admins') ? [...invite.groups, 'admins'] : invite.groups;
-    const user = await ctx.store.users.create({ username, email: invite.email, passwordHash, isAdmin: invite.isAdmin, groups });
-    await ctx.store.audit.record({ action: 'invite.used', actor: username, target: username, ip: request.scope.clientIp, detail: { invite: invite.id, invited_by: invite.createdBy, groups, admin: invite.isAdmin } });
+    if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');
+    let user;
+    try {
+      user = await acceptInvite(ctx.accounts, invite, { username, password, ip: request.scope.clientIp });
+    } catch (err) {
+      const refusal = accountRefusal(err);
+      return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, refusal.message);
+    }
     await startSession(ctx, request, reply, user, 'password');
     return reply.redirect('/', 303);
   });

@@ -3,6 +3,7 @@ import { readCookie, serializeClearedCookie, serializeScopedCookie, serializeSes
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { verifyCredentials } from '../auth/sign-in.js';
+import { failed, passed } from '../auth/throttle.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, MfaChallenge, verifyTotp } from '../auth/totp.js';
 import type { Session } from '../auth/sessions.js';
 import type { User } from '../store/types.js';
@@ -29,7 +30,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     if (!ctx.passwordsEnabled && providers.length === 1 && info === undefined && query.sso_error === undefined) {
       return reply.header('cache-control', 'no-store').redirect(`${ctx.prefix}/sso/${providers[0]!.id}/start?next=${encodeURIComponent(next)}`, 303);
     }
-    return sendPage(reply, 200, renderLoginPage(ctx.branding, { ...loginView(ctx, next), ...(info ? { info } : {}) }));
+    return sendPage(reply, 200, renderLoginPage(ctx.branding, { ...(await loginView(ctx, next)), ...(info ? { info } : {}) }));
   });
 
   app.post(loginPath, async function signIn(request, reply) {
@@ -37,14 +38,14 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const next = safeNextPath(formField(body, 'next'));
     const username = formField(body, 'username');
     const json = wantsJson(request);
-    const refuse = (status: number, message: string, error = status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials') =>
+    const refuse = async (status: number, message: string, error = status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials') =>
       json
         ? reply.code(status).header('cache-control', 'no-store').send({ ok: false, error, message })
-        : sendPage(reply, status, renderLoginPage(ctx.branding, { ...loginView(ctx, next), username, error: message }));
+        : sendPage(reply, status, renderLoginPage(ctx.branding, { ...(await loginView(ctx, next)), username, error: message }));
 
     if (!ctx.passwordsEnabled) return refuse(403, 'Password sign-in is turned off here. Use one of the sign-in buttons.', 'passwords_disabled');
 
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return refuse(403, 'The sign-in form expired or came from another site. Please try again.');
     }
     const result = await verifyCredentials(
@@ -72,19 +73,19 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
 
   app.get(`${loginPath}/mfa`, async function showMfa(request, reply) {
     const next = safeNextPath((request.query as Record<string, unknown>).next);
-    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     if (!challenge) return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
-    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, ...(await factorsOf(ctx, challenge.userId)), secondStep: true }));
+    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), next, ...(await factorsOf(ctx, challenge.userId)), secondStep: true }));
   });
 
   app.post(`${loginPath}/mfa`, async function completeSecondStep(request, reply) {
     const body = request.body;
     const next = safeNextPath(formField(body, 'next'));
-    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
     if (!challenge || !user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
-    const again = async (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), next, error, ...(await factorsOf(ctx, user.id)), secondStep: true }));
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    const again = async (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), next, error, ...(await factorsOf(ctx, user.id)), secondStep: true }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const outcome = await checkSecondFactor(ctx, user, formField(body, 'code'), request.scope.clientIp);
@@ -111,7 +112,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const totp = (await ctx.store.factors.totp(identity.user.id))?.confirmedAt != null;
     const passkeys = (await ctx.store.factors.passkeysOf(identity.user.id)).length > 0;
     if (!totp && !passkeys) return reply.redirect(`${ctx.prefix}/account?enrol=1`, 303);
-    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, stepUp: true, totp, passkeys, formCsrf: ctx.csrf.tokenForForm() }));
+    return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, stepUp: true, totp, passkeys, formCsrf: await ctx.csrf.tokenForForm() }));
   });
 
   app.post(`${ctx.prefix}/stepup`, async function stepUp(request, reply) {
@@ -119,7 +120,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const next = safeNextPath(formField(body, 'next'));
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
-    const again = (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, error, stepUp: true }));
+    const again = async (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, error, stepUp: true }));
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifySessionToken(formField(body, 'csrf'), identity.session.id)) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
@@ -201,9 +202,9 @@ async function providerLogoutUrl(ctx: WebContext, session: Session): Promise<{ p
   }
 }
 
-function loginView(ctx: WebContext, next: string) {
+async function loginView(ctx: WebContext, next: string) {
   return {
-    csrf: ctx.csrf.tokenForForm(),
+    csrf: await ctx.csrf.tokenForForm(),
     next,
     signup: ctx.passwordsEnabled && ctx.signup.mode !== 'closed',
     passwords: ctx.passwordsEnabled,
@@ -222,28 +223,26 @@ async function factorsOf(ctx: WebContext, userId: string): Promise<{ totp: boole
 }
 
 /** The first factor was right; the session waits for the second (code or passkey) on /login/mfa. */
-export function askForSecondFactor(ctx: WebContext, reply: FastifyReply, user: User, firstFactor: string, next: string): FastifyReply {
-  reply.header('set-cookie', mfaCookie(ctx, ctx.mfaChallenge.issue(user.id, firstFactor), MfaChallenge.TTL_MS / 1000));
+export async function askForSecondFactor(ctx: WebContext, reply: FastifyReply, user: User, firstFactor: string, next: string): Promise<FastifyReply> {
+  reply.header('set-cookie', mfaCookie(ctx, await ctx.mfaChallenge.issue(user.id, firstFactor), MfaChallenge.TTL_MS / 1000));
   return reply.redirect(`${ctx.prefix}/login/mfa?next=${encodeURIComponent(next)}`, 303);
 }
 
 /** One second-factor attempt (TOTP code or recovery code), throttled and audited per account. */
 async function checkSecondFactor(ctx: WebContext, user: User, rawCode: string, ip: string): Promise<{ ok: true; method: string } | { ok: false; retryAfterMs: number | null }> {
   const code = rawCode.trim();
-  return ctx.throttle.exclusive(`mfa:${user.username}`, ip, async () => {
-    const verdict = await ctx.throttle.check(`mfa:${user.username}`, ip);
-    if (!verdict.allowed) return { ok: false as const, retryAfterMs: verdict.retryAfterMs };
-    const recovery = looksLikeRecoveryCode(code);
+  const recovery = looksLikeRecoveryCode(code);
+  const result = await ctx.throttle.attempt('second_factor', { account: user.username, ip }, async () => {
     const ok = recovery ? await ctx.store.factors.useRecoveryCode(user.id, hashRecoveryCode(code), ctx.now()) : await verifyTotp(ctx.store, user.id, code, ctx.now);
-    if (!ok) {
-      await ctx.throttle.recordFailure(`mfa:${user.username}`, ip);
-      await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: recovery ? 'recovery_code' : 'totp' } });
-      return { ok: false as const, retryAfterMs: null };
-    }
-    await ctx.throttle.recordSuccess(`mfa:${user.username}`);
-    if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
-    return { ok: true as const, method: recovery ? 'recovery' : 'totp' };
+    return ok ? passed(recovery ? 'recovery' : 'totp') : failed(recovery ? 'recovery_code' : 'totp');
   });
+  if (!result.ok) {
+    if (result.throttled) return { ok: false, retryAfterMs: result.retryAfterMs };
+    await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: result.failure } });
+    return { ok: false, retryAfterMs: null };
+  }
+  if (recovery) await ctx.store.audit.record({ action: 'login.recovery_code_used', actor: user.username, ip, detail: { left: await ctx.store.factors.unusedRecoveryCodes(user.id) } });
+  return { ok: true, method: result.value };
 }
 
 /** The challenge cookie lives only under /login, so the app never receives it. */

@@ -4,6 +4,7 @@ import { readCookie, serializeScopedCookie } from '../auth/cookies.js';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { safeNextPath } from '../auth/next-url.js';
 import { CeremonySeal } from '../auth/passkeys.js';
+import { failed, passed } from '../auth/throttle.js';
 import type { Passkey } from '../store/factors.js';
 import { formField, type WebContext } from './context.js';
 import { MFA_COOKIE, mfaCookie, startSession } from './login-routes.js';
@@ -70,7 +71,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
       excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports })),
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     });
-    reply.header('set-cookie', sealCookie(seal.seal('register', options.challenge, identity.user.id), CeremonySeal.TTL_MS / 1000));
+    reply.header('set-cookie', sealCookie(await seal.seal('register', options.challenge, identity.user.id), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
 
@@ -78,7 +79,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return fail(reply, 401, 'Sign in first.');
     if (!sameOrigin(request) || !ctx.csrf.verifySessionToken(formField(request.body, 'csrf'), identity.session.id)) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'register');
+    const ceremony = await seal.open(readCookie(request.headers.cookie, COOKIE), 'register');
     if (!ceremony || ceremony.userId !== identity.user.id) return fail(reply, 400, 'The passkey request expired. Try again.');
     const name = formField(request.body, 'name').trim().slice(0, 60) || 'Passkey';
     const { origin, rpID } = relyingParty(request);
@@ -123,30 +124,33 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
   // ---- sign-in (anonymous, usernameless) ----------------------------------------------------
 
   app.post(`${base}/login/passkey/options`, async function authenticationOptions(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
     const options = await (await webauthn()).generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: [] });
-    reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, null), CeremonySeal.TTL_MS / 1000));
+    reply.header('set-cookie', sealCookie(await seal.seal('login', options.challenge, null), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
 
   app.post(`${base}/login/passkey`, async function signInWithPasskey(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
     const ip = request.scope.clientIp;
-    const wait = await ctx.throttle.check(`passkey:${ip}`, ip);
-    if (!wait.allowed) return fail(reply, 429, 'Too many attempts. Wait a moment and try again.');
-    const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
-    const response = (request.body as { response?: AuthenticationResponseJSON }).response;
-    const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
-    const user = passkey ? await ctx.store.users.findById(passkey.userId) : null;
-    const refuse = async (reason: string) => {
-      await ctx.throttle.recordFailure(`passkey:${ip}`, ip);
-      await ctx.store.audit.record({ action: 'login.failure', actor: user?.username ?? null, ip, detail: { method: 'passkey', reason } });
+    // Verified under the throttle's lock like every credential: the counters are checked before,
+    // and a failure counted, while no other attempt from this address runs.
+    const result = await ctx.throttle.attempt('passkey', { ip }, async () => {
+      const ceremony = await seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
+      const response = (request.body as { response?: AuthenticationResponseJSON }).response;
+      const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
+      const user = passkey ? await ctx.store.users.findById(passkey.userId) : null;
+      if (!ceremony || !passkey || !user) return failed({ user, reason: !ceremony ? 'expired_challenge' : 'unknown_passkey' });
+      if (user.status !== 'active') return failed({ user, reason: `status_${user.status}` });
+      const problem = await checkAssertion(request, response!, ceremony.challenge, passkey);
+      return problem ? failed({ user, reason: problem }) : passed(user);
+    });
+    if (!result.ok) {
+      if (result.throttled) return fail(reply, 429, 'Too many attempts. Wait a moment and try again.');
+      await ctx.store.audit.record({ action: 'login.failure', actor: result.failure.user?.username ?? null, ip, detail: { method: 'passkey', reason: result.failure.reason } });
       return fail(reply, 401, 'That passkey cannot sign in here.');
-    };
-    if (!ceremony || !passkey || !user) return refuse(!ceremony ? 'expired_challenge' : 'unknown_passkey');
-    if (user.status !== 'active') return refuse(`status_${user.status}`);
-    const problem = await checkAssertion(request, response!, ceremony.challenge, passkey);
-    if (problem) return refuse(problem);
+    }
+    const user = result.value;
     reply.header('set-cookie', sealCookie('', 0));
     await startSession(ctx, request, reply, user, 'passkey');
     return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
@@ -155,43 +159,39 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
   // ---- second step after a password or SSO sign-in (the challenged user's own passkeys) -----
 
   app.post(`${base}/login/mfa/passkey/options`, async function secondStepOptions(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     if (!challenge) return fail(reply, 401, 'The sign-in expired. Start again.');
     const passkeys = await ctx.store.factors.passkeysOf(challenge.userId);
     const options = await (await webauthn()).generateAuthenticationOptions({ rpID: relyingParty(request).rpID, userVerification: 'required', allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports as never })) });
-    reply.header('set-cookie', sealCookie(seal.seal('login', options.challenge, challenge.userId), CeremonySeal.TTL_MS / 1000));
+    reply.header('set-cookie', sealCookie(await seal.seal('login', options.challenge, challenge.userId), CeremonySeal.TTL_MS / 1000));
     return reply.header('cache-control', 'no-store').send(options);
   });
 
   app.post(`${base}/login/mfa/passkey`, async function secondStepWithPasskey(request, reply) {
-    if (!sameOrigin(request) || !ctx.csrf.verifyFormToken(formField(request.body, 'csrf'))) return fail(reply, 403, 'The page expired. Reload it and try again.');
-    const challenge = ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
+    if (!sameOrigin(request) || !(await ctx.csrf.verifyFormToken(formField(request.body, 'csrf')))) return fail(reply, 403, 'The page expired. Reload it and try again.');
+    const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
     if (!challenge || !user || user.status !== 'active') return fail(reply, 401, 'The sign-in expired. Start again.');
     const ip = request.scope.clientIp;
-    const key = `mfa:${user.username}`;
-    return ctx.throttle.exclusive(key, ip, async () => {
-      const wait = await ctx.throttle.check(key, ip);
-      if (!wait.allowed) return fail(reply, 429, 'Too many attempts. Wait a moment and try again.');
-      const ceremony = seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
+    const result = await ctx.throttle.attempt('second_factor', { account: user.username, ip }, async () => {
+      const ceremony = await seal.open(readCookie(request.headers.cookie, COOKIE), 'login');
       const response = (request.body as { response?: AuthenticationResponseJSON }).response;
       const passkey = ceremony && typeof response?.id === 'string' ? await ctx.store.factors.passkey(response.id) : null;
-      const refuse = async (reason: string) => {
-        await ctx.throttle.recordFailure(key, ip);
-        await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: 'passkey', reason } });
-        return fail(reply, 401, 'That passkey is not one of this account\'s.');
-      };
       // The ceremony and the passkey must both belong to the user who passed the first step.
-      if (!ceremony || ceremony.userId !== user.id) return refuse('expired_challenge');
-      if (!passkey || passkey.userId !== user.id) return refuse('not_this_users_passkey');
+      if (!ceremony || ceremony.userId !== user.id) return failed('expired_challenge');
+      if (!passkey || passkey.userId !== user.id) return failed('not_this_users_passkey');
       const problem = await checkAssertion(request, response!, ceremony.challenge, passkey);
-      if (problem) return refuse(problem);
-      await ctx.throttle.recordSuccess(key);
-      reply.header('set-cookie', sealCookie('', 0)).header('set-cookie', mfaCookie(ctx, '', 0));
-      const session = await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);
-      await keepCarriedIdToken(ctx, request, reply, session, challenge.firstFactor);
-      return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
+      return problem ? failed(problem) : passed(true);
     });
+    if (!result.ok) {
+      if (result.throttled) return fail(reply, 429, 'Too many attempts. Wait a moment and try again.');
+      await ctx.store.audit.record({ action: 'login.mfa_failure', actor: user.username, ip, detail: { kind: 'passkey', reason: result.failure } });
+      return fail(reply, 401, 'That passkey is not one of this account\'s.');
+    }
+    reply.header('set-cookie', sealCookie('', 0)).header('set-cookie', mfaCookie(ctx, '', 0));
+    const session = await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);
+    await keepCarriedIdToken(ctx, request, reply, session, challenge.firstFactor);
+    return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
   });
 }

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { isSameOriginRequest } from '../auth/csrf.js';
 import { createResetToken, findResetToken, gatewayLink } from '../auth/links.js';
-import { hashPassword } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/password-policy.js';
+import { setPassword } from '../accounts/passwords.js';
 import { canonicalUsername } from '../auth/usernames.js';
 import { resetMessage } from '../mail/messages.js';
+import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
 import { renderForgotPage, renderResetPage } from './flow-pages.js';
 import { sendPage } from './login-routes.js';
@@ -29,28 +29,21 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
   if (!ctx.passwordsEnabled) return;
 
   app.get(forgotPath, async function showForgot(_request, reply) {
-    return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm() }));
+    return sendPage(reply, 200, renderForgotPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm() }));
   });
 
   app.post(forgotPath, async function requestReset(request, reply) {
     const body = request.body;
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
-      return sendPage(reply, 403, renderForgotPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), error: 'The form expired or came from another site. Please try again.' }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
+      return sendPage(reply, 403, renderForgotPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), error: 'The form expired or came from another site. Please try again.' }));
     }
     const login = canonicalUsername(formField(body, 'login')).slice(0, 256);
     const ip = request.scope.clientIp;
     if (login) {
       // Counted per asked-for name and per address whether or not an account exists: limits mail
       // to one person and enumeration by one caller. A throttled request is answered the same way.
-      // Check and count as one step per name and address, as sign-in does: parallel requests
-      // would otherwise all pass the check before any was counted.
-      // Counted apart from sign-in failures ("reset:" address key): asking for resets must not slow
-      // down signing in from the same address (many people can share one NAT).
-      const verdict = await ctx.throttle.exclusive(`reset:${login}`, `reset:${ip}`, async () => {
-        const answer = await ctx.throttle.check(`reset:${login}`, `reset:${ip}`);
-        await ctx.throttle.recordFailure(`reset:${login}`, `reset:${ip}`);
-        return answer;
-      });
+      // Counted apart from sign-in failures: many people can share one address (a NAT).
+      const verdict = await ctx.throttle.spend('reset_request', { account: login, ip });
       if (verdict.allowed) {
         const byEmail = login.includes('@') ? await ctx.store.users.findByEmail(login) : null;
         const user = (await ctx.store.users.findByUsername(login)) ?? (byEmail ? await ctx.store.users.findByUsername(byEmail.username) : null);
@@ -77,7 +70,7 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
     const found = await findResetToken(ctx.store, token, ctx.now);
     const user = found ? await ctx.store.users.findById(found.userId) : null;
     if (!found || !user || user.status !== 'active') return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderResetPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
+    return sendPage(reply, 200, renderResetPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token), username: user.username }));
   });
 
   app.post(resetPath, async function completeReset(request, reply) {
@@ -86,21 +79,20 @@ export function registerResetRoutes(app: FastifyInstance, ctx: WebContext): void
     const found = await findResetToken(ctx.store, token, ctx.now);
     const user = found ? await ctx.store.users.findById(found.userId) : null;
     if (!found || !user || user.status !== 'active') return sendPage(reply, 410, invalidLink());
-    const again = (status: number, error: string) => sendPage(reply, status, renderResetPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, username: user.username, error }));
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    const again = async (status: number, error: string) => sendPage(reply, status, renderResetPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, username: user.username, error }));
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const password = formField(body, 'password');
-    const problem =
-      (await passwordProblem(password, ctx.passwordPolicy, [user.username, ctx.branding.appName, user.email ?? ''])) ??
-      (password !== formField(body, 'password2') ? 'The two passwords are not the same.' : null);
-    if (problem) return again(400, problem);
-    const passwordHash = await hashPassword(password);
-    if (!(await ctx.store.emailTokens.consume(found.id, ctx.now()))) return sendPage(reply, 410, invalidLink());
-    await ctx.store.users.setPasswordHash(user.id, passwordHash);
-    const ended = await ctx.sessions.invalidateUserSessions(user.id);
-    await ctx.store.throttle.clear(`account:${user.username}`);
-    await ctx.store.audit.record({ action: 'password.reset', actor: user.username, target: user.username, ip: request.scope.clientIp, detail: { sessions_ended: ended } });
+    if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');
+    try {
+      // The link is spent only once the new password is accepted, and only once (a conditional update).
+      await setPassword(ctx.accounts, { name: user.username, ip: request.scope.clientIp }, user, password, { via: 'reset_link', beforeWrite: () => ctx.store.emailTokens.consume(found.id, ctx.now()) });
+    } catch (err) {
+      const refusal = accountRefusal(err);
+      return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, refusal.message);
+    }
+    await ctx.throttle.forgive('password', user.username);
     return reply.redirect(`${ctx.prefix}/login?reset=1`, 303);
   });
 }

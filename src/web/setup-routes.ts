@@ -1,14 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { isSameOriginRequest } from '../auth/csrf.js';
-import { hashPassword } from '../auth/passwords.js';
-import { passwordProblem } from '../auth/password-policy.js';
+import { createFirstAdmin } from '../accounts/invitations.js';
 import { findSetupInvite } from '../auth/setup-link.js';
-import { canonicalUsername, usernameProblem } from '../auth/usernames.js';
+import { canonicalUsername } from '../auth/usernames.js';
+import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
 import { renderMessagePage, renderSetupPage } from './pages.js';
 import { sendPage, startSession } from './login-routes.js';
-
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 
 /** The first-run page: a one-time link creates the first administrator. */
 export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void {
@@ -23,7 +21,7 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const token = (request.query as Record<string, unknown>).token;
     const invite = await findSetupInvite(ctx.store, token, ctx.now);
     if (!invite) return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderSetupPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token: String(token) }));
+    return sendPage(reply, 200, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token) }));
   });
 
   app.post(setupPath, async function completeSetup(request, reply) {
@@ -32,27 +30,22 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const username = canonicalUsername(formField(body, 'username'));
     const email = formField(body, 'email').trim();
     const password = formField(body, 'password');
-    const again = (status: number, error: string) =>
-      sendPage(reply, status, renderSetupPage(ctx.branding, { csrf: ctx.csrf.tokenForForm(), token, error, username, email }));
+    const again = async (status: number, error: string) =>
+      sendPage(reply, status, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, error, username, email }));
 
-    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !ctx.csrf.verifyFormToken(formField(body, 'csrf'))) {
+    if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
       return again(403, 'The form expired or came from another site. Please try again.');
     }
     const invite = await findSetupInvite(ctx.store, token, ctx.now);
     if (!invite) return sendPage(reply, 410, invalidLink());
-    const problem =
-      usernameProblem(username) ??
-      (email && !EMAIL.test(email) ? 'Email address is not valid.' : null) ??
-      (await passwordProblem(password, ctx.passwordPolicy, [username, ctx.branding.appName])) ??
-      (password !== formField(body, 'password2') ? 'The two passwords are not the same.' : null);
-    if (problem) return again(400, problem);
-    if (await ctx.store.users.findByUsername(username)) return again(400, 'That username is taken.');
-
-    const passwordHash = await hashPassword(password);
-    // The conditional UPDATE makes the link single-use even under two simultaneous posts.
-    if (!(await ctx.store.invites.consume(invite.id, username, ctx.now()))) return sendPage(reply, 410, invalidLink());
-    const user = await ctx.store.users.create({ username, email: email || null, passwordHash, isAdmin: true, groups: ['admins'] });
-    await ctx.store.audit.record({ action: 'setup.admin_created', actor: username, target: username, ip: request.scope.clientIp });
+    if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');
+    let user;
+    try {
+      user = await createFirstAdmin(ctx.accounts, invite, { username, email: email || null, password, ip: request.scope.clientIp });
+    } catch (err) {
+      const refusal = accountRefusal(err);
+      return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, refusal.message);
+    }
     await startSession(ctx, request, reply, user, 'password');
     return reply.redirect('/', 303);
   });

@@ -18,6 +18,6 @@ export async function keepCarriedIdToken(ctx: WebContext, request: FastifyReques
   const raw = readCookie(request.headers.cookie, ID_TOKEN_COOKIE);
   if (raw === undefined || !ctx.sso) return;
   reply.header('set-cookie', idTokenCookie(ctx, '', 0));
-  const carried = ctx.sso.seal.openIdToken(raw);
+  const carried = await ctx.sso.seal.openIdToken(raw);
   if (carried && carried.userId === session.userId && firstFactor === `sso:${carried.provider}`) await ctx.store.sso.rememberIdToken(session.id, carried.provider, carried.idToken);
 }

@@ -35,7 +35,7 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
     const next = safeNextPath((request.query as Record<string, unknown>).next);
     try {
       const { url, flow } = await client.begin(provider, next);
-      return reply.header('set-cookie', flowCookie(seal.seal(flow), FlowSeal.TTL_MS / 1000)).header('cache-control', 'no-store').redirect(url, 303);
+      return reply.header('set-cookie', flowCookie(await seal.seal(flow), FlowSeal.TTL_MS / 1000)).header('cache-control', 'no-store').redirect(url, 303);
     } catch (err) {
       request.log.warn({ provider: provider.id, err: err instanceof SsoError ? err.message : err }, 'sso start failed');
       return failurePage(reply, 502, provider.id, `${provider.name} is not reachable`, err instanceof SsoError ? err.message : `${provider.name} could not be reached. Try again in a moment.`, next);
@@ -50,7 +50,7 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
       await ctx.store.audit.record({ action: 'login.sso_failure', ip, detail: { provider: provider.id, reason, message } });
       return failurePage(reply, status, provider.id, title, message, next);
     };
-    const flow = seal.open(readCookie(request.headers.cookie, FLOW_COOKIE));
+    const flow = await seal.open(readCookie(request.headers.cookie, FLOW_COOKIE));
     if (!flow || flow.provider !== provider.id) {
       return refuse(400, 'Sign-in expired', `This answer from ${provider.name} does not match a sign-in started in this browser in the last 10 minutes (or it was already used). Start again.`, 'no_flow');
     }
@@ -65,21 +65,19 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
       const status = failure.reason === 'provider_unavailable' ? 502 : failure.reason === 'provider_refused' ? 403 : 400;
       return refuse(status, `Sign-in with ${provider.name} failed`, `${failure.message} Nothing was signed in.`, failure.reason, flow.next);
     }
-    const outcome = await resolveAccount({ store: ctx.store, now: ctx.now }, provider, profile);
+    const outcome = await resolveAccount(ctx.accounts, provider, profile, ip);
     if (!outcome.ok) {
       await ctx.store.audit.record({ action: 'login.sso_refused', actor: profile.username ?? profile.email, ip, detail: { provider: provider.id, subject: profile.subject, reason: outcome.reason } });
       return failurePage(reply, 403, provider.id, 'No access', outcome.message, flow.next);
     }
     const { user } = outcome;
-    if (outcome.created) await ctx.store.audit.record({ action: 'user.created', actor: `sso:${provider.id}`, target: user.username, ip, detail: { provider: provider.id, groups: user.groups } });
-    if (outcome.linked) await ctx.store.audit.record({ action: 'sso.linked', actor: `sso:${provider.id}`, target: user.username, ip, detail: { provider: provider.id, by: 'verified_email' } });
     reply.header('set-cookie', flowCookie('', 0)).header('cache-control', 'no-store');
     const method = `sso:${provider.id}`;
     // The ID token is kept only for sign-out at the provider, and only when that is on.
     const keepIdToken = ctx.sso?.logoutAtProvider === true && profile.idToken !== null;
     // A user with an authenticator app or a passkey uses it here as after a password, unless the provider already used a second factor.
     if (!profile.multiFactor && (await hasSecondFactor(ctx, user.id))) {
-      const carried = keepIdToken ? seal.sealIdToken(provider.id, profile.idToken!, user.id) : null;
+      const carried = keepIdToken ? await seal.sealIdToken(provider.id, profile.idToken!, user.id) : null;
       if (carried) reply.header('set-cookie', idTokenCookie(ctx, carried, FlowSeal.TTL_MS / 1000));
       return askForSecondFactor(ctx, reply, user, method, flow.next);
     }

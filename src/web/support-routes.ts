@@ -28,7 +28,7 @@ export function registerSupportRoutes(app: FastifyInstance, ctx: WebContext): vo
     if (identity.kind !== 'user') {
       // What the page helper's "session expired" dialog offers: the password form and/or the providers.
       const providers = (ctx.sso?.client.providers ?? []).map((p) => ({ id: p.id, name: p.name }));
-      return reply.send({ authenticated: false, csrf: ctx.csrf.tokenForForm(), passwords: ctx.passwordsEnabled, providers });
+      return reply.send({ authenticated: false, csrf: await ctx.csrf.tokenForForm(), passwords: ctx.passwordsEnabled, providers });
     }
     const { user, session } = identity;
     return reply.send({

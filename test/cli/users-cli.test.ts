@@ -179,6 +179,30 @@ describe('dashgate users (the real CLI in a child process)', () => {
     assert.equal(dashgate(['groups', 'members', 'hr', ...data()]).code, 2);
   });
 
+  // Regression: `groups grant admins bob` left bob with groups ["admins"] but no administrator
+  // role, so the app received X-Forwarded-Groups: admins for him while the console refused the
+  // same change. The admins group follows the role: grant-admin / revoke-admin change both.
+  it('regression: groups grant admins does not give a user the admins group without the role; users grant-admin gives both', async () => {
+    const carol = await store.users.findByUsername('carol');
+    const grant = dashgate(['groups', 'grant', 'admins', 'carol', ...data()]);
+    assert.equal(grant.code, 2);
+    assert.match(grant.stderr, /follows the administrator role/);
+    assert.deepEqual((await store.users.findByUsername('carol'))!.groups, carol!.groups, 'nothing changed');
+    assert.equal(dashgate(['users', 'add', 'gus', '--no-password', '--groups', 'admins', ...data()]).code, 2, 'nor --groups admins without --admin');
+
+    const promoted = dashgate(['users', 'grant-admin', 'carol', ...data()]);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.stdout, /carol is now an administrator/);
+    const admin = await store.users.findByUsername('carol');
+    assert.deepEqual([admin!.isAdmin, admin!.groups.includes('admins')], [true, true]);
+    assert.equal(dashgate(['groups', 'revoke', 'admins', 'carol', ...data()]).code, 2, 'the group is not taken apart from the role');
+    assert.equal(dashgate(['users', 'revoke-admin', 'carol', ...data()]).code, 0);
+    const demoted = await store.users.findByUsername('carol');
+    assert.deepEqual([demoted!.isAdmin, demoted!.groups.includes('admins')], [false, false]);
+    const audit = (await store.audit.list({ user: 'carol' })).map((e) => [e.action, e.actor]);
+    assert.deepEqual(audit.slice(0, 2), [['user.admin_revoked', 'cli'], ['user.admin_granted', 'cli']]);
+  });
+
   it('removes a user', async () => {
     assert.equal(dashgate(['users', 'remove', 'frank', ...data()]).code, 0);
     assert.equal(await store.users.findByUsername('frank'), null);

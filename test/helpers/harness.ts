@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import pino from 'pino';
 import { buildApp, type Gateway } from '../../src/app.js';
 import { hashPassword } from '../../src/auth/passwords.js';
@@ -60,11 +62,29 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** A gateway on a temporary SQLite store, listening on a free port, in front of `upstream`. */
-export async function startGateway(upstream: string, overrides: ConfigInput = {}, options: { now?: Clock; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+/** The PostgreSQL the tests use (trust auth); each test isolates itself in a schema of its own. */
+export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Drops a test's PostgreSQL schema and everything in it. */
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A gateway on a temporary store, listening on a free port, in front of `upstream`: SQLite, or
+ * with `postgres` a fresh schema of the test PostgreSQL, dropped on close.
+ */
+export async function startGateway(upstream: string, overrides: ConfigInput = {}, options: { now?: Clock; port?: number; env?: NodeJS.ProcessEnv; postgres?: boolean } = {}): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dashgate-test-'));
   const config = parseConfig({ ...overrides, upstream, data_dir: dataDir, log: { level: 'silent', format: 'json' } });
-  const store = await openStore({ dataDir, ...(options.now ? { now: options.now } : {}) });
+  const schema = options.postgres ? `dg_test_${randomBytes(6).toString('hex')}` : null;
+  const store = await openStore({ dataDir, ...(options.now ? { now: options.now } : {}), ...(schema ? { url: POSTGRES_URL, schema } : {}) });
   const gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}), ...(options.env ? { env: options.env } : {}) });
   await gateway.app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
@@ -76,6 +96,7 @@ export async function startGateway(upstream: string, overrides: ConfigInput = {}
       await gateway.close();
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (schema) await dropPostgresSchema(schema);
     },
   };
 }

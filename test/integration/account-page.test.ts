@@ -132,7 +132,7 @@ describe('account page: password change and signed-in browsers', () => {
     assert.equal(await state(there), 'signed in', 'no session ended');
     assert.ok(await signIn(gw.url, user.username, OLD), 'the old password still works');
     await assert.rejects(signIn(gw.url, user.username, NEW));
-    assert.equal((await gw.store.audit.list({ action: 'password.change' })).filter((e) => e.actor === user.username).length, 0);
+    assert.equal((await gw.store.audit.list({ action: 'password.changed' })).filter((e) => e.actor === user.username).length, 0);
   });
 
   it('a weak or mismatched new password is refused with 400 and changes nothing', async () => {
@@ -166,7 +166,7 @@ describe('account page: password change and signed-in browsers', () => {
     assert.deepEqual((await gw.store.sessions.listForUser(user.id)).map((s) => s.id), [here.id]);
     await assert.rejects(signIn(gw.url, user.username, OLD));
     assert.ok(await signIn(gw.url, user.username, NEW));
-    const [audit] = (await gw.store.audit.list({ action: 'password.change' })).filter((e) => e.actor === user.username);
+    const [audit] = (await gw.store.audit.list({ action: 'password.changed' })).filter((e) => e.actor === user.username);
     assert.deepEqual(audit?.detail, { sessions_ended: 2 });
     const page = await (await fetch(`${gw.url}/_dashgate/account?done=password`, { headers: { cookie: here.cookie } })).text();
     assert.match(page, /Your password was changed\. Your other sign-ins have ended\./);

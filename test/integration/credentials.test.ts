@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { hashPassword } from '../../src/auth/passwords.js';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
-import pg from 'pg';
-import pino from 'pino';
-import { buildApp, type Gateway } from '../../src/app.js';
 import { ApiTokenManager } from '../../src/auth/api-tokens.js';
-import { parseConfig } from '../../src/config/load.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import type { User } from '../../src/store/types.js';
 import { testClock } from '../helpers/clock.js';
 import { createUser, signIn, startGateway, startRecordingUpstream, type RecordedRequest, type TestGateway } from '../helpers/harness.js';
@@ -417,40 +408,24 @@ describe('HTTP Basic with the credential cache on', () => {
 // one request's check and count finish before the next request is read, so races never show; on
 // PostgreSQL the queries of simultaneous requests really interleave.
 describe('credential throttling under simultaneous requests (PostgreSQL store)', () => {
-  const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = `dg_test_credentials_${randomBytes(4).toString('hex')}`;
   const clock = testClock(Date.UTC(2030, 0, 1, 9));
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let gw: TestGateway;
   let store: Store;
-  let gateway: Gateway;
   let url: string;
-  let dataDir: string;
 
   before(async () => {
     upstream = await startRecordingUpstream();
-    dataDir = mkdtempSync(join(tmpdir(), 'dashgate-credentials-pg-'));
-    store = await openStore({ url: POSTGRES_URL, dataDir, schema, now: clock.now });
-    const config = parseConfig({
-      upstream: upstream.url,
-      data_dir: dataDir,
-      log: { level: 'silent', format: 'json' },
-      server: { trusted_proxies: ['127.0.0.1'] },
-      access: { rules: [{ path: '/api/**', policy: 'authenticated', allow_basic: true }] },
-      throttle: { ip_free_failures: 3 },
-    });
-    gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), now: clock.now });
-    await gateway.app.listen({ port: 0, host: '127.0.0.1' });
-    url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
+    gw = await startGateway(
+      upstream.url,
+      { server: { trusted_proxies: ['127.0.0.1'] }, access: { rules: [{ path: '/api/**', policy: 'authenticated', allow_basic: true }] }, throttle: { ip_free_failures: 3 } },
+      { now: clock.now, postgres: true },
+    );
+    ({ store, url } = gw);
   });
   after(async () => {
-    await gateway?.close();
-    await store?.close();
+    await gw?.close();
     await upstream?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`drop schema if exists ${schema} cascade`);
-    await client.end();
   });
 
   const statusesOf = (ip: string, authorizations: string[]) =>

@@ -114,7 +114,7 @@ describe('invitations: /_dashgate/invite', () => {
     const [used] = await gw.store.audit.list({ action: 'invite.used' });
     assert.equal(used?.actor, 'ada');
     assert.equal(used?.target, 'ada');
-    assert.deepEqual(used?.detail, { invite: created.id, invited_by: 'boss', groups: ['finance', 'hr', 'admins'], admin: true });
+    assert.deepEqual(used?.detail, { invite: created.id, invited_by: 'boss', groups: ['admins', 'finance', 'hr'], admin: true });
 
     assert.equal((await fetch(linkOf(token))).status, 410, 'the page is gone');
     const again = await postForm(gw, 'invite', { ...hiddenFields(await (await fetch(`${gw.url}/_dashgate/forgot`)).text()), token, username: 'ada2', password: NEW, password2: NEW });

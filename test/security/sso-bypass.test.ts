@@ -525,11 +525,17 @@ describe('single sign-on under attack', () => {
     const wrong = await postCode(step.cookies, step.form, await generate({ secret: TOTP_SECRETS.tom }));
     assert.equal(wrong.status, 401);
     assert.equal(cookiePair(wrong.headers.getSetCookie(), 'dashgate_session'), null);
-    // Tia's challenge relabelled: another user id, or another first factor; the MAC no longer fits.
+    // Tia's challenge altered: its sealed claims (user id, first factor, expiry) cannot be read or
+    // changed, a header relabelled to another purpose no longer decrypts, and a token sealed for
+    // another purpose (the form's CSRF token) is not a challenge.
     const challenge = /dashgate_mfa=([^;]+)/.exec(step.cookies)![1]!;
-    for (const forged of [challenge.replace(tia.id, tom.id), challenge.replace('sso:corp', 'password'), challenge.replace('sso:corp', 'sso:partner'), challenge.replace(/\.(\d{13})\./, (_m, t: string) => `.${Number(t) + 3_600_000}.`)]) {
+    const [header, ...rest] = challenge.split('.');
+    const relabelled = [Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header!, 'base64url').toString()), typ: 'dashgate-csrf-form+jwt' })).toString('base64url'), ...rest].join('.');
+    const ciphertext = rest[2]!;
+    const flipped = [header, rest[0], rest[1], `${ciphertext.slice(0, 5)}${ciphertext[5] === 'A' ? 'B' : 'A'}${ciphertext.slice(6)}`, rest[3]].join('.');
+    for (const forged of [relabelled, flipped, step.form.csrf!]) {
       assert.notEqual(forged, challenge);
-      const res = await postCode(`dashgate_mfa=${forged}`, step.form, await generate({ secret: forged.includes(tom.id) ? TOTP_SECRETS.tom : TOTP_SECRETS.tia }));
+      const res = await postCode(`dashgate_mfa=${forged}`, step.form, await generate({ secret: TOTP_SECRETS.tia }));
       assert.equal(res.status, 303);
       assert.match(res.headers.get('location') ?? '', /^\/_dashgate\/login\?/, `${forged} was accepted`);
       assert.equal(cookiePair(res.headers.getSetCookie(), 'dashgate_session'), null);

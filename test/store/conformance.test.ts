@@ -752,13 +752,13 @@ function defineStoreSuite(name: Dialect, open: (now: Clock) => Promise<Store>, c
         clock.advance(MINUTE);
         await store.audit.record({ action: 'login.failure', actor: 'bob' });
         clock.advance(MINUTE);
-        await store.audit.record({ action: 'user.disable', actor: 'alice', target: 'bob', detail: {} });
+        await store.audit.record({ action: 'user.disabled', actor: 'alice', target: 'bob', detail: {} });
 
         const all = await store.audit.list();
         assert.deepEqual(
           all.map((e) => [e.action, e.at]),
           [
-            ['user.disable', T0 + 2 * MINUTE],
+            ['user.disabled', T0 + 2 * MINUTE],
             ['login.failure', T0 + MINUTE],
             ['login.success', T0],
           ],
@@ -785,7 +785,7 @@ function defineStoreSuite(name: Dialect, open: (now: Clock) => Promise<Store>, c
           { action: 'login.success', actor: 'alice' },
           { action: 'login.failure', actor: 'bob' },
           { action: 'login.failure', actor: 'alice' },
-        ];
+        ] as const;
         for (const e of events) {
           await store.audit.record(e);
           clock.advance(1000);

@@ -216,6 +216,38 @@ describe('ApiTokenManager', () => {
       assert.notEqual(await tokens.verify(bobs.token), null);
     });
 
+    // Regression: only the session cache guarded against a store read in flight while a user was
+    // disabled. A token check that had read the user as active just before the console disabled
+    // them cached that copy, and the disabled user's script kept working for cacheTtlMs.
+    it('regression: a check in flight while the user is disabled does not bring the user back', async (t) => {
+      const { store, clock, tokens, alice } = await setup(t);
+      const { token } = await tokens.create(alice, NEW);
+      assert.notEqual(await tokens.verify(token), null);
+      clock.advance(SETTINGS.cacheTtlMs); // the next check reads the store again
+      const findById = store.users.findById.bind(store.users);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let held = false;
+      store.users.findById = async (id: string) => {
+        const user = await findById(id);
+        if (!held) {
+          held = true;
+          await gate; // the user row, read while still active, is held back
+        }
+        return user;
+      };
+      t.after(() => {
+        store.users.findById = findById;
+      });
+      const inFlight = tokens.verify(token);
+      while (!held) await new Promise((done) => setImmediate(done));
+      await store.users.setStatus(alice.id, 'disabled');
+      tokens.forgetUser(alice.id);
+      release();
+      assert.equal(await inFlight, null, 'the copy read before the disable is not trusted');
+      assert.equal(await tokens.verify(token), null, 'nor cached');
+    });
+
     it('refuses the token of a removed user', async (t) => {
       const { store, clock, tokens, alice } = await setup(t);
       const { token } = await tokens.create(alice, NEW);

@@ -1,6 +1,11 @@
+import type { Accounts } from '../../accounts/accounts.js';
+import { emailDomain } from '../../accounts/email-address.js';
+import { AccountError } from '../../accounts/errors.js';
+import { ADMINS_GROUP, applyProviderGroups } from '../../accounts/groups.js';
+import { linkProviderAccount } from '../../accounts/sso-links.js';
+import { createUser, updateProfile } from '../../accounts/users.js';
 import { groupNameProblem } from '../../store/groups.js';
-import type { Store } from '../../store/store.js';
-import type { Clock, User } from '../../store/types.js';
+import type { User } from '../../store/types.js';
 import { canonicalUsername, usernameProblem } from '../usernames.js';
 import type { SsoProfile } from './client.js';
 import type { SsoProvider } from './presets.js';
@@ -8,9 +13,6 @@ import type { SsoProvider } from './presets.js';
 export type AccountOutcome =
   | { ok: true; user: User; created: boolean; linked: boolean }
   | { ok: false; reason: 'domain_not_allowed' | 'group_not_allowed' | 'no_account' | 'account_inactive' | 'username_taken' | 'email_taken' | 'no_username' | 'link_refused'; message: string };
-
-/** The group that follows the administrator role; a provider never grants it. */
-const ADMINS_GROUP = 'admins';
 
 /**
  * The Dashgate groups a provider's groups become: through groups_map, or as they are when valid
@@ -28,10 +30,6 @@ export function mapGroups(provider: SsoProvider, groups: readonly string[]): str
   return [...out].sort();
 }
 
-function emailDomain(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
-}
-
 /**
  * Turns a verified provider profile into a Dashgate account, or says why not. In order: the
  * allowlists (checked at every sign-in, so someone removed from the domain or group is out at
@@ -40,8 +38,9 @@ function emailDomain(email: string): string {
  * that email; else a new account when auto_create is on. Then name, email and the groups this
  * provider manages are brought up to date; groups granted in Dashgate stay.
  */
-export async function resolveAccount(deps: { store: Store; now: Clock }, provider: SsoProvider, profile: SsoProfile): Promise<AccountOutcome> {
-  const { store } = deps;
+export async function resolveAccount(accounts: Accounts, provider: SsoProvider, profile: SsoProfile, ip: string | null = null): Promise<AccountOutcome> {
+  const { store } = accounts;
+  const actor = { name: `sso:${provider.id}`, ip };
   const verifiedEmail = profile.email !== null && profile.emailVerified ? profile.email.toLowerCase() : null;
   if (provider.allowedDomains.length > 0 && (verifiedEmail === null || !provider.allowedDomains.includes(emailDomain(verifiedEmail)))) {
     return { ok: false, reason: 'domain_not_allowed', message: `${provider.name} accounts from ${verifiedEmail ? emailDomain(verifiedEmail) : 'an unverified or missing email address'} may not sign in here.` };
@@ -88,14 +87,15 @@ export async function resolveAccount(deps: { store: Store; now: Clock }, provide
         return { ok: false, reason: 'email_taken', message: `An account with the email ${verifiedEmail} already exists here. An administrator can link it to ${provider.name}.` };
       }
       try {
-        user = await store.users.create({ username, displayName: profile.name, email: verifiedEmail, groups: provider.syncsGroups ? managedGroups : [] });
-      } catch {
+        user = await createUser(accounts, actor, { username, displayName: profile.name, email: verifiedEmail, groups: provider.syncsGroups ? managedGroups : [] }, { provider: provider.id });
+      } catch (err) {
         // Another sign-in created the name or email a moment ago.
+        if (!(err instanceof AccountError) && !(await store.users.findByUsername(username))) throw err;
         return { ok: false, reason: 'username_taken', message: `An account named "${username}" already exists here. An administrator can link it to ${provider.name}.` };
       }
       created = true;
     }
-    if (!(await store.sso.link({ provider: provider.id, subject: profile.subject, userId: user.id, email: verifiedEmail }, deps.now()))) {
+    if (!(await linkProviderAccount(accounts, actor, user, { provider: provider.id, subject: profile.subject, email: verifiedEmail }, linked ? 'verified_email' : null))) {
       // The same subject was linked by a simultaneous first sign-in: use that link.
       const winner = await store.sso.find(provider.id, profile.subject);
       user = winner ? await store.users.findById(winner.userId) : null;
@@ -108,10 +108,7 @@ export async function resolveAccount(deps: { store: Store; now: Clock }, provide
   // Keep name, email and provider-managed groups current.
   const displayName = profile.name ?? user.displayName;
   const email = verifiedEmail ?? user.email;
-  if (displayName !== user.displayName || email !== user.email) {
-    const owner = email ? await store.users.findByEmail(email) : null;
-    await store.users.setProfile(user.id, { displayName, email: owner && owner.id !== user.id ? user.email : email });
-  }
+  await updateProfile(accounts, user, { displayName, email });
   // A group counts as the provider's only if the provider added it: it gave it before and still
   // does, or the account did not have it. Groups granted in Dashgate are never taken away here.
   let givenByProvider: string[] = [];
@@ -120,9 +117,9 @@ export async function resolveAccount(deps: { store: Store; now: Clock }, provide
     const had = new Set(user.groups);
     givenByProvider = managedGroups.filter((g) => previous.has(g) || !had.has(g));
     const next = [...user.groups.filter((g) => !previous.has(g) || g === ADMINS_GROUP), ...managedGroups];
-    if ([...new Set(next)].sort().join('\n') !== [...user.groups].sort().join('\n')) await store.users.setGroups(user.id, next);
+    if ([...new Set(next)].sort().join('\n') !== [...user.groups].sort().join('\n')) await applyProviderGroups(accounts, user, next);
   }
-  await store.sso.recordLogin(provider.id, profile.subject, { email: verifiedEmail, syncedGroups: givenByProvider }, deps.now());
+  await store.sso.recordLogin(provider.id, profile.subject, { email: verifiedEmail, syncedGroups: givenByProvider }, accounts.now());
   const fresh = await store.users.findById(user.id);
   if (!fresh) return { ok: false, reason: 'account_inactive', message: 'Your account here was removed. Ask an administrator.' };
   return { ok: true, user: fresh, created, linked };

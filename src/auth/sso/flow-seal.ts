@@ -1,5 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { Clock } from '../../store/types.js';
+import type { TokenSealer } from '../sealed-token.js';
 
 /** What the browser carries between "go to the provider" and "back from the provider". */
 export interface FlowState {
@@ -11,65 +10,40 @@ export interface FlowState {
   next: string;
 }
 
+/** Above this a cookie may not be stored (RFC 6265 §6.1 asks browsers for at least 4096 bytes with the name). */
+const MAX_COOKIE_VALUE = 3800;
+
 /**
- * Seals a sign-in flow into a cookie value with AES-256-GCM: unreadable (the PKCE verifier stays
- * secret) and unforgeable; it expires after TTL_MS. Being in the browser that started the flow
- * is what binds the provider's answer to it (the `state` check), with no server-side table.
+ * Seals a sign-in flow into a cookie value (sealed-token.ts, purpose `sso-flow`): unreadable
+ * (the PKCE verifier stays secret) and unforgeable; it expires after TTL_MS. Being in the browser
+ * that started the flow is what binds the provider's answer to it (the `state` check), with no
+ * server-side table.
  */
 export class FlowSeal {
   static readonly TTL_MS = 10 * 60_000;
-  private readonly key: Buffer;
 
-  constructor(
-    key: Buffer,
-    private readonly now: Clock,
-  ) {
-    this.key = createHash('sha256').update('dashgate-sso-flow:').update(key).digest();
-  }
+  constructor(private readonly sealer: TokenSealer) {}
 
-  seal(flow: FlowState): string {
-    return this.encrypt({ kind: 'flow', ...flow });
-  }
-
-  /** The ID token carried across the second sign-in step (for RP-initiated logout later). Null when too big for a cookie. */
-  sealIdToken(provider: string, idToken: string, userId: string): string | null {
-    const value = this.encrypt({ kind: 'id_token', provider, idToken, userId });
-    return value.length <= 3800 ? value : null;
-  }
-
-  openIdToken(value: string | undefined): { provider: string; idToken: string; userId: string } | null {
-    const parsed = this.decrypt(value);
-    return parsed?.kind === 'id_token' && typeof parsed.provider === 'string' && typeof parsed.idToken === 'string' && typeof parsed.userId === 'string'
-      ? { provider: parsed.provider, idToken: parsed.idToken, userId: parsed.userId }
-      : null;
-  }
-
-  private encrypt(payload: Record<string, unknown>): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    const body = Buffer.concat([cipher.update(JSON.stringify({ ...payload, exp: this.now() + FlowSeal.TTL_MS }), 'utf8'), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  seal(flow: FlowState): Promise<string> {
+    return this.sealer.seal('sso-flow', { ...flow }, FlowSeal.TTL_MS);
   }
 
   /** The flow inside a valid, unexpired value, or null. */
-  open(value: string | undefined): FlowState | null {
-    const parsed = this.decrypt(value);
-    if (parsed?.kind !== 'flow') return null;
-    const { provider, state, nonce, verifier, next } = parsed as unknown as FlowState;
-    return [provider, state, nonce, verifier, next].every((v) => typeof v === 'string') ? { provider, state, nonce, verifier, next } : null;
+  async open(value: string | undefined): Promise<FlowState | null> {
+    const claims = await this.sealer.open('sso-flow', value);
+    if (!claims) return null;
+    const { provider, state, nonce, verifier, next } = claims as Record<string, unknown>;
+    return typeof provider === 'string' && typeof state === 'string' && typeof nonce === 'string' && typeof verifier === 'string' && typeof next === 'string' ? { provider, state, nonce, verifier, next } : null;
   }
 
-  private decrypt(value: string | undefined): Record<string, unknown> | null {
-    if (!value || value.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(value)) return null;
-    const raw = Buffer.from(value, 'base64url');
-    if (raw.length < 29) return null;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      const parsed = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as Record<string, unknown>;
-      return typeof parsed.exp === 'number' && parsed.exp > this.now() ? parsed : null;
-    } catch {
-      return null;
-    }
+  /** The ID token carried across the second sign-in step (for RP-initiated logout later), sealed (`sso-id-token`). Null when too big for a cookie. */
+  async sealIdToken(provider: string, idToken: string, userId: string): Promise<string | null> {
+    const value = await this.sealer.seal('sso-id-token', { provider, idToken, sub: userId }, FlowSeal.TTL_MS);
+    return value.length <= MAX_COOKIE_VALUE ? value : null;
+  }
+
+  async openIdToken(value: string | undefined): Promise<{ provider: string; idToken: string; userId: string } | null> {
+    const claims = await this.sealer.open('sso-id-token', value);
+    return typeof claims?.provider === 'string' && typeof claims.idToken === 'string' && typeof claims.sub === 'string' ? { provider: claims.provider, idToken: claims.idToken, userId: claims.sub } : null;
   }
 }
