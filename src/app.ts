@@ -311,7 +311,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     } catch (err) {
       const code = err instanceof GatewayError ? err.code : 'BAD_REQUEST';
       const answer = answerRefusal({ kind: 'error', code }, { prefix, next: '/', scripted: req.headers.accept?.includes('text/html') !== true, appName: branding.appName });
-      return writeRefusal(req, res, answer, { renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS });
+      return writeRefusal(req, res, answer, { renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, context: { user: null, path: '/' } });
     }
     if (isOwnPath(scope.matchPath, prefix)) {
       scopeOf.set(req, scope);

@@ -31,9 +31,11 @@ export interface ProxyHandlerDeps {
 export function createProxyHandler(deps: ProxyHandlerDeps) {
   const { guard, forwarder, log } = deps;
 
-  function refuse(req: IncomingMessage, res: ServerResponse, scope: RequestScope, refusal: Refusal): void {
-    const answer = answerRefusal(refusal, { prefix: deps.prefix, next: scope.wirePath + scope.query, scripted: isScriptedRequest(req, scope), appName: deps.appName, requestId: scope.id });
-    writeRefusal(req, res, answer, { renderPage: deps.renderPage, pageHeaders: deps.pageHeaders });
+  function refuse(req: IncomingMessage, res: ServerResponse, scope: RequestScope, refusal: Refusal, identity: Identity | null = null): void {
+    const path = scope.wirePath + scope.query;
+    const answer = answerRefusal(refusal, { prefix: deps.prefix, next: path, scripted: isScriptedRequest(req, scope), appName: deps.appName, requestId: scope.id });
+    const user = identity ? userOf(identity) : null;
+    writeRefusal(req, res, answer, { renderPage: deps.renderPage, pageHeaders: deps.pageHeaders, context: { user: user ? { username: user.username, displayName: user.displayName } : null, path } });
   }
 
   function logRefusedCallback(scope: RequestScope, result: Extract<GuardResult, { allowed: false }>): void {
@@ -55,7 +57,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps) {
       const code: GatewayErrorCode = err instanceof GatewayError ? err.code : 'INTERNAL';
       if (code === 'INTERNAL') log.error({ err, requestId: scope.id }, 'proxy failure');
       else deps.logLimited('warn', `upstream.${code}`, { code, requestId: scope.id, cause: (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : undefined }, 'upstream failure');
-      refuse(req, res, scope, { kind: 'error', code });
+      refuse(req, res, scope, { kind: 'error', code }, result.identity);
     }
   }
 
@@ -69,7 +71,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps) {
     }
     if (!result.allowed) {
       logRefusedCallback(scope, result);
-      return refuse(req, res, scope, result.refusal);
+      return refuse(req, res, scope, result.refusal, result.identity);
     }
     return forward(req, res, scope, result);
   };

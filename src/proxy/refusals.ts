@@ -5,8 +5,15 @@ import type { RefusalAnswer } from '../pipeline/outcome.js';
 /** Bodies up to this size are read and discarded after a refusal, keeping the connection; larger ones close it. */
 const DRAIN_LIMIT = 64 * 1024;
 
+/** Who was refused where: a refusal page names the signed-in user and offers a way back and "switch account". */
+export interface RefusalPageContext {
+  user: { username: string; displayName: string | null } | null;
+  /** The path the browser asked for (canonical, with its query). */
+  path: string;
+}
+
 /** Renders a refusal page (browser navigation) with the gateway's branding. */
-export type RefusalPageRenderer = (page: { title: string; message: string }, status: number) => string;
+export type RefusalPageRenderer = (page: { title: string; message: string }, status: number, context: RefusalPageContext) => string;
 
 /**
  * Writes a refusal to an HTTP response: JSON for scripts, a page or a redirect for browsers,
@@ -14,13 +21,13 @@ export type RefusalPageRenderer = (page: { title: string; message: string }, sta
  * small gets `Connection: close`: Node would otherwise read and discard all of it to keep the
  * connection (an anonymous 100 MB POST got its 401 in 2 ms, then was read to the end).
  */
-export function writeRefusal(req: IncomingMessage, res: ServerResponse, answer: RefusalAnswer, options: { renderPage: RefusalPageRenderer; pageHeaders: Readonly<Record<string, string>> }): void {
+export function writeRefusal(req: IncomingMessage, res: ServerResponse, answer: RefusalAnswer, options: { renderPage: RefusalPageRenderer; pageHeaders: Readonly<Record<string, string>>; context: RefusalPageContext }): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const asPage = answer.page !== null && answer.headers.location === undefined;
-  const body = answer.headers.location !== undefined && answer.page === null ? '' : asPage ? options.renderPage(answer.page!, answer.status) : JSON.stringify(answer.json);
+  const body = answer.headers.location !== undefined && answer.page === null ? '' : asPage ? options.renderPage(answer.page!, answer.status, options.context) : JSON.stringify(answer.json);
   const headers: Record<string, string | number> = {
     ...(asPage ? options.pageHeaders : {}),
     ...answer.headers,
