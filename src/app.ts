@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -268,7 +269,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   });
 
   // Step 8: the page helper, and (while path rules guard pages) no page layouts in every page's source.
-  const helperTag = config.page_helper.enabled ? helperScriptTag({ prefix, badge: config.page_helper.badge, appName: branding.appName }) : null;
+  // The same on every instance (a page may be served by one and its socket by another), unknown to the app.
+  const refusalMark = `dashgate:${await store.settings.getOrInsert('page_helper_mark', randomBytes(9).toString('hex'))}`;
+  const helperTag = config.page_helper.enabled ? helperScriptTag({ prefix, badge: config.page_helper.badge, appName: branding.appName, mark: refusalMark }) : null;
   const hidesPageLayouts = config.access.rules.length > 0;
   const rewriteHtml =
     helperTag === null && !hidesPageLayouts
@@ -283,6 +286,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     connectTimeoutMs: config.proxy.connect_timeout,
     responseTimeoutMs: config.proxy.response_timeout,
     rewriteHtml,
+    mustRewrite: hidesPageLayouts,
     maxHtmlBytes: config.page_helper.max_html_bytes,
   });
   const renderRefusalPage: RefusalPageRenderer = (page, status) =>
@@ -297,7 +301,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     log: logger,
     logLimited: createLogLimiter(logger),
     async upstreamHeaders(req, scope, identity, rule) {
-      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, allowBasic: rule.allowBasic, identityEncoding: rewriteHtml !== null && !isScriptedRequest(req, scope) });
+      // Pages are fetched uncompressed so they can be rewritten: every GET while other pages' layouts
+      // are removed (a script asking for "/" must not get them compressed), else browser navigations.
+      const identityEncoding = hidesPageLayouts ? req.method === 'GET' || req.method === 'HEAD' : rewriteHtml !== null && !isScriptedRequest(req, scope);
+      const headers = buildUpstreamHeaders(req.headers, scope, identity, { cookieName, allowBasic: rule.allowBasic, identityEncoding });
       await signIdentity(identity, headers);
       return headers;
     },
@@ -338,6 +345,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     serveAsRequest: (req, res) => dispatch(req, res),
     onSessionChange: (listener) => sessions.onChange(listener),
     maxMessageBytes: config.dash.max_callback_body,
+    mark: refusalMark,
     log: logger,
   });
   server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));

@@ -44,12 +44,15 @@ export function createCallbackCatalog(options: { load: () => Promise<unknown>; n
   return {
     /**
      * The declaration of the callback a body names, or null when the app does not declare one
-     * (Dash answers such a body with an error and runs nothing). Throws when the app cannot be
-     * asked: a callback the gateway cannot read is not forwarded.
+     * (Dash answers such a body with an error and runs nothing). `stale`: the caller found the
+     * cached declaration does not fit the body (the app was redeployed): read it again (at most
+     * once per `minRefetchMs`). Throws when the app cannot be asked: a callback the gateway
+     * cannot read is not forwarded.
      */
-    async lookup(output: string): Promise<DeclaredCallback | null> {
+    async lookup(output: string, options_: { stale?: boolean } = {}): Promise<DeclaredCallback | null> {
       const age = options.now() - loadedAt;
-      if (age >= maxAgeMs || (!callbacks.has(output) && age >= minRefetchMs)) {
+      const known = callbacks.has(output) && options_.stale !== true;
+      if (age >= maxAgeMs || (!known && age >= minRefetchMs)) {
         try {
           await refresh();
         } catch (err) {
@@ -106,22 +109,32 @@ function parseJsonId(id: string): CallbackOutput['id'] {
 }
 
 /**
+ * Whether a body has exactly the arguments the declaration has: `inputs` a list as long as the
+ * declared inputs, `state` (absent when none) as long as the declared state. Dash only checks the
+ * total and runs `inputs + state` by position, so a body that moved its arguments from `inputs`
+ * to `state` would be read by Dash as the declaration says, but by a reader that took the lists
+ * apart as something else. A body that does not fit is refused (or the declaration read again).
+ */
+export function fitsDeclaration(declaredCallback: DeclaredCallback, body: unknown): boolean {
+  const { inputs, state } = (typeof body === 'object' && body !== null ? body : {}) as { inputs?: unknown; state?: unknown };
+  if (!Array.isArray(inputs) || inputs.length !== declaredCallback.inputs.length) return false;
+  if (state === undefined || state === null) return declaredCallback.state.length === 0;
+  return Array.isArray(state) && state.length === declaredCallback.state.length;
+}
+
+/**
  * The values a body gives for the declared arguments whose property is one of `properties`, by
- * position: `inputs[i]` for the i-th declared input, then state. A pattern-matching (ALL)
+ * position over `inputs + state`, the way Dash builds the call. A pattern-matching (ALL)
  * argument is a list of items; each item's value counts.
  */
 export function valuesByPosition(declaredCallback: DeclaredCallback, body: unknown, properties: ReadonlySet<string>): Array<{ dependency: DeclaredDependency; value: unknown }> {
   const found: Array<{ dependency: DeclaredDependency; value: unknown }> = [];
   const { inputs, state } = (typeof body === 'object' && body !== null ? body : {}) as { inputs?: unknown; state?: unknown };
-  const take = (declaredList: DeclaredDependency[], given: unknown) => {
-    declaredList.forEach((dependency, i) => {
-      if (!properties.has(dependency.property)) return;
-      const item = Array.isArray(given) ? given[i] : undefined;
-      for (const value of itemValues(item, 0)) found.push({ dependency, value });
-    });
-  };
-  take(declaredCallback.inputs, inputs);
-  take(declaredCallback.state, state);
+  const given = [...(Array.isArray(inputs) ? inputs : []), ...(Array.isArray(state) ? state : [])];
+  [...declaredCallback.inputs, ...declaredCallback.state].forEach((dependency, i) => {
+    if (!properties.has(dependency.property)) return;
+    for (const value of itemValues(given[i], 0)) found.push({ dependency, value });
+  });
   return found;
 }
 

@@ -66,8 +66,25 @@ function candidatePaths(property: 'pathname' | 'href', value: string): string[] 
   } catch {
     throw new GatewayError('BAD_CALLBACK');
   }
-  const naive = value.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, '').split(/[?#]/, 1)[0]!;
-  return naive === browser || naive === '' ? [browser] : [browser, naive];
+  const split = urlsplitPath(value);
+  return split === browser || split === '' ? [browser] : [browser, split];
+}
+
+/**
+ * The path of a URL as Python's `urllib.parse.urlsplit` reads it (what an app does with an href):
+ * leading C0 controls and spaces dropped, tab/CR/LF removed, an optional `scheme:`, an authority
+ * only after "//", the path up to "?" or "#". So "https:/reports" is "/reports" here, where a
+ * browser reads the host "reports" and the path "/".
+ */
+function urlsplitPath(value: string): string {
+  let rest = value.replace(/^[\u0000-\u0020]+/, '').replace(/[\t\r\n]/g, '');
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(rest);
+  if (scheme) rest = rest.slice(scheme[0].length);
+  if (rest.startsWith('//')) {
+    const end = rest.slice(2).search(/[/?#]/);
+    rest = end === -1 ? '' : rest.slice(2 + end);
+  }
+  return rest.split(/[?#]/, 1)[0]!;
 }
 
 /**
@@ -78,6 +95,12 @@ function candidatePaths(property: 'pathname' | 'href', value: string): string[] 
  * "/reports". Canonicalised like a request path; a path the gateway would refuse refuses the callback.
  */
 function judgedPath(value: string, prefix: string): { matchPath: string; path: string } {
+  // Dash compares the text as it is: "/reports/../about" matches the template "reports/<q>" (its
+  // "*" takes "/"), so a dot segment cannot be resolved away here. A browser never sends one.
+  for (const segment of value.split('/')) {
+    const dots = segment.replace(/%2e/gi, '.').split(';', 1)[0];
+    if (dots === '.' || dots === '..') throw new GatewayError('BAD_CALLBACK');
+  }
   let target = value.startsWith('/') ? value : `/${value}`;
   if (prefix !== '' && target.startsWith(prefix)) target = `${prefix}/${target.slice(prefix.length).replace(/^\/+/, '')}`;
   try {

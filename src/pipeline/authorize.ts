@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { CallbackRules, callbackComponents, callbackOutputs, isCallbackPath, type CallbackOutput, isWebSocketCallbackPath, readBoundedBody, type CallbackJudgement } from '../access/dash-callbacks.js';
-import type { CallbackCatalog, DeclaredCallback } from '../access/dash-dependencies.js';
+import { fitsDeclaration, type CallbackCatalog, type DeclaredCallback } from '../access/dash-dependencies.js';
 import { callbackLocations, type CallbackLocation } from '../access/dash-locations.js';
 import { evaluatePolicy, type Verdict } from '../access/policy.js';
 import { AccessRules, type RuleMatch } from '../access/rules.js';
@@ -41,8 +41,9 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
   const judgesPages = config.access.rules.length > 0;
   const inspects = callbacks.size > 0 || judgesPages;
   const catalog = options.catalog ?? null;
-  const mcpPath = `${config.dash.prefix}${config.dash.mcp_path}`;
-  const isMcpPath = (matchPath: string) => matchPath === mcpPath || matchPath.startsWith(`${mcpPath}/`);
+  // The configured path, and `_dash-mcp`: Dash's FastAPI backend serves MCP only under a `_dash-` path (DASH_MCP_PATH=_dash-mcp).
+  const mcpPaths = [...new Set([config.dash.mcp_path, '_dash-mcp'])].map((path) => `${config.dash.prefix}${path}`);
+  const isMcpPath = (matchPath: string) => mcpPaths.some((mcpPath) => matchPath === mcpPath || matchPath.startsWith(`${mcpPath}/`));
   const judgeAs = (rule: RuleMatch, identity: Identity): Verdict =>
     identity.kind === 'rejected' ? (rule.policy.kind === 'public' ? 'allow' : 'login_required') : evaluatePolicy(rule.policy, userOf(identity));
 
@@ -58,7 +59,7 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
     const outputs = callbackOutputs(parsed);
     const judgement = callbacks.size > 0 ? callbacks.judge(outputs, user) : ALLOWED;
     if (judgement.verdict !== 'allow' || !judgesPages) return { verdict: judgement.verdict, judgement, page: null, pageRules: [] };
-    const declared = await declarationOf((parsed as { output: string }).output);
+    const declared = await declarationOf((parsed as { output: string }).output, parsed);
     const pageRules: RuleMatch[] = [];
     // Where the refused page would have appeared: the page helper shows "no access" there.
     const target = (outputs.find((o) => typeof o.id === 'string')?.id as string | undefined) ?? null;
@@ -86,16 +87,19 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
     return page.location ? { error: 'forbidden', reason: 'page', path: page.path, target: page.target } : { error: 'forbidden', reason: 'page_component' };
   }
 
-  async function declarationOf(output: string): Promise<DeclaredCallback> {
+  async function declarationOf(output: string, body: unknown): Promise<DeclaredCallback> {
+    if (catalog === null) throw new TypeError('no callback catalog: createAuthorizer needs options.catalog to judge callbacks by their pages');
     let declared: DeclaredCallback | null;
     try {
-      if (catalog === null) throw new TypeError('no callback catalog: createAuthorizer needs options.catalog to judge callbacks by their pages');
       declared = await catalog.lookup(output);
+      // A body that does not fit what was read may be for a redeployed app: read it again, once.
+      if (declared !== null && !fitsDeclaration(declared, body)) declared = await catalog.lookup(output, { stale: true });
     } catch (err) {
       throw new GatewayError('UPSTREAM_UNAVAILABLE', { cause: err });
     }
-    // Dash would answer "callback not found"; a callback the gateway cannot read is never forwarded.
-    if (declared === null) throw new GatewayError('BAD_CALLBACK');
+    // Dash would answer "callback not found" (or run the arguments as something else): a callback
+    // the gateway cannot read the way Dash will is never forwarded.
+    if (declared === null || !fitsDeclaration(declared, body)) throw new GatewayError('BAD_CALLBACK');
     return declared;
   }
 

@@ -86,13 +86,16 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, scope: Reque
   return out;
 }
 
-/** Response headers from the app, minus hop-by-hop ones (the gateway frames its own response). */
+/**
+ * Response headers from the app, minus hop-by-hop ones (the gateway frames its own response) and
+ * `X-Dashgate*`: only the gateway says what the page helper reads as the gateway's refusal.
+ */
 export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const listed = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || name.startsWith('x-dashgate')) continue;
     out[name] = value;
   }
   return out;

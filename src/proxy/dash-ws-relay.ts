@@ -13,12 +13,17 @@ export interface DashSocketOptions {
   judge(payload: unknown): Promise<MessageVerdict>;
   /** Largest message (all its fragments) read from the browser; larger closes the socket with 1009. */
   maxMessageBytes: number;
+  /**
+   * What marks the gateway's own words on the socket (`dashgate:<secret>`), so the page helper
+   * believes a refusal or a "session ended" only from the gateway, never from an app's error text.
+   */
+  mark: string;
   /** A refusal or close worth a log line. */
   onEvent(event: 'refused' | 'protocol_error' | 'session_ended', fields: Record<string, unknown>): void;
 }
 
 /** Close code the browser's worker does not reconnect after (Dash's worker reconnects after anything but 1000 and 4001). */
-export const SESSION_ENDED_CLOSE = { code: 4001, reason: 'dashgate:session_ended' } as const;
+export const SESSION_ENDED_CODE = 4001;
 
 /**
  * Joins a browser's socket to the app's for Dash's WebSocket callbacks (`_dash-ws-callback`),
@@ -125,11 +130,11 @@ export function relayDashSocket(client: Duplex, upstream: Duplex, options: DashS
     if (verdict.allowed) return forward();
     if ('endSocket' in verdict) {
       options.onEvent('session_ended', {});
-      return close(SESSION_ENDED_CLOSE.code, SESSION_ENDED_CLOSE.reason);
+      return close(SESSION_ENDED_CODE, `${options.mark}:session_ended`);
     }
     options.onEvent('refused', { requestId, ...verdict.refusal });
     // Dash's answer for one failed request: the renderer logs it and keeps the socket.
-    const answer = { type: 'callback_response', rendererId, requestId, payload: { status: 'error', message: `${verdict.message} dashgate:${JSON.stringify(verdict.refusal)}` } };
+    const answer = { type: 'callback_response', rendererId, requestId, payload: { status: 'error', message: `${verdict.message} ${options.mark}:${JSON.stringify(verdict.refusal)}` } };
     sendToClient(encodeFrame(OPCODE.text, Buffer.from(JSON.stringify(answer)), false));
   }
 

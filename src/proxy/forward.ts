@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 import { filterResponseHeaders } from '../pipeline/headers.js';
 import { isInjectableHtml } from './page-helper.js';
@@ -11,6 +12,12 @@ export interface ForwarderOptions {
   responseTimeoutMs: number;
   /** What HTML pages from the app get (the page-helper tag, page layouts removed), or null to pass them untouched. */
   rewriteHtml: ((page: Buffer) => Buffer) | null;
+  /**
+   * Every HTML page must be rewritten (other pages' layouts are removed from it): compressed
+   * pages are decompressed for it, and a page too large or in an unknown encoding is a 502
+   * instead of passing through unread.
+   */
+  mustRewrite: boolean;
   maxHtmlBytes: number;
 }
 
@@ -84,7 +91,7 @@ export function createForwarder(options: ForwarderOptions) {
         if (upstreamKeepsAlive && upstreamRes.headers.connection?.toLowerCase() === 'close') upstreamKeepsAlive = false;
         const status = upstreamRes.statusCode ?? 502;
         const responseHeaders = filterResponseHeaders(upstreamRes.headers);
-        if (options.rewriteHtml !== null && isInjectableHtml(method, status, responseHeaders)) {
+        if (options.rewriteHtml !== null && (isInjectableHtml(method, status, responseHeaders) || (options.mustRewrite && isHtml(method, responseHeaders)))) {
           if (method === 'HEAD') {
             // The GET of this page is longer by the helper tag: the app's length would be wrong.
             delete responseHeaders['content-length'];
@@ -93,7 +100,14 @@ export function createForwarder(options: ForwarderOptions) {
             upstreamRes.resume();
             return resolve();
           }
-          sendRewritten(res, status, responseHeaders, upstreamRes, options.rewriteHtml, options.maxHtmlBytes).then(resolve, () => {
+          const source = decodedBody(upstreamRes, responseHeaders);
+          if (source === null) {
+            upstreamRes.destroy();
+            return reject(new GatewayError('UNREADABLE_PAGE'));
+          }
+          sendRewritten(res, status, responseHeaders, source, options.rewriteHtml, options.maxHtmlBytes, options.mustRewrite).then(resolve, (err: unknown) => {
+            upstreamRes.destroy();
+            if (err instanceof GatewayError && !res.headersSent) return reject(err);
             res.destroy();
             resolve();
           });
@@ -118,6 +132,27 @@ export function createForwarder(options: ForwarderOptions) {
       agent.destroy();
     },
   };
+}
+
+/** An HTML response to a GET or HEAD, whatever its status and encoding. */
+function isHtml(method: string, headers: Record<string, string | string[]>): boolean {
+  const type = headers['content-type'];
+  return (method === 'GET' || method === 'HEAD') && typeof type === 'string' && /^\s*text\/html\b/i.test(type);
+}
+
+/**
+ * The response body as the app wrote it, decompressed when it is gzip, deflate or brotli (its
+ * Content-Encoding and length removed from `headers`); null for an encoding the gateway cannot read.
+ */
+function decodedBody(upstreamRes: IncomingMessage, headers: Record<string, string | string[]>): Readable | null {
+  const encoding = typeof headers['content-encoding'] === 'string' ? headers['content-encoding'].trim().toLowerCase() : undefined;
+  if (encoding === undefined || encoding === '' || encoding === 'identity') return upstreamRes;
+  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : null;
+  if (decoder === null) return null;
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  upstreamRes.on('error', (err) => decoder.destroy(err));
+  return upstreamRes.pipe(decoder);
 }
 
 /**
@@ -154,8 +189,9 @@ function frameReadBody(body: Buffer, headers: Record<string, string | string[]>)
  * Holds an HTML page (up to maxBytes) to rewrite it. A larger page is sent as it is: what was
  * held first, then the rest streamed.
  */
-function sendRewritten(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Readable, rewrite: (page: Buffer) => Buffer, maxBytes: number): Promise<void> {
+function sendRewritten(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Readable, rewrite: (page: Buffer) => Buffer, maxBytes: number, mustRewrite: boolean): Promise<void> {
   if (Number(headers['content-length'] ?? NaN) > maxBytes) {
+    if (mustRewrite) return Promise.reject(new GatewayError('PAGE_TOO_LARGE'));
     res.writeHead(status, headers);
     body.pipe(res);
     return Promise.resolve();
@@ -170,6 +206,7 @@ function sendRewritten(res: ServerResponse, status: number, headers: Record<stri
       body.pause();
       body.off('data', onData);
       body.off('end', onEnd);
+      if (mustRewrite) return reject(new GatewayError('PAGE_TOO_LARGE'));
       delete headers['content-length'];
       res.writeHead(status, headers);
       for (const held of chunks) res.write(held);

@@ -6,6 +6,8 @@ export interface PageHelperOptions {
   prefix: string;
   badge: { enabled: boolean; position: string };
   appName: string;
+  /** Marks the gateway's refusals on Dash's WebSocket (an app's error text cannot carry it). */
+  mark: string;
 }
 
 /**
@@ -18,6 +20,7 @@ export function helperScriptTag(options: PageHelperOptions): Buffer {
     `data-prefix="${escapeAttribute(options.prefix)}"`,
     `data-badge="${options.badge.enabled ? escapeAttribute(options.badge.position) : 'off'}"`,
     `data-app-name="${escapeAttribute(options.appName)}"`,
+    `data-mark="${escapeAttribute(options.mark)}"`,
   ];
   return Buffer.from(`<script ${attrs.join(' ')}></script>`, 'latin1');
 }

@@ -14,7 +14,7 @@ import type { RuleMatch } from '../access/rules.js';
 import type { SessionChange } from '../auth/sessions.js';
 import { userOf } from '../pipeline/identify.js';
 import type { Logger } from 'pino';
-import { relayDashSocket, SESSION_ENDED_CLOSE, type MessageVerdict } from './dash-ws-relay.js';
+import { relayDashSocket, SESSION_ENDED_CODE, type MessageVerdict } from './dash-ws-relay.js';
 import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
 export interface UpgradeDeps {
@@ -41,6 +41,8 @@ export interface UpgradeDeps {
   onSessionChange(listener: (change: SessionChange) => void): void;
   /** Largest WebSocket message read from a browser on an inspected socket (Dash callbacks). */
   maxMessageBytes: number;
+  /** Marks the gateway's own refusals and closes for the page helper (see dash-ws-relay.ts). */
+  mark: string;
   /** Upgrades, refusals and closes. */
   log: Pick<Logger, 'info' | 'warn'>;
 }
@@ -224,7 +226,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
         end(reason) {
           if (endedBy !== null) return;
           endedBy = reason;
-          if (relay) relay.close(reason === 'shutdown' ? 1001 : SESSION_ENDED_CLOSE.code, reason === 'shutdown' ? 'going away' : reason === 'session_ended' ? SESSION_ENDED_CLOSE.reason : 'dashgate:forbidden');
+          if (relay) relay.close(reason === 'shutdown' ? 1001 : SESSION_ENDED_CODE, reason === 'shutdown' ? 'going away' : `${deps.mark}:${reason}`);
           else {
             socket.destroy();
             upstreamSocket.destroy();
@@ -254,6 +256,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     const { req, scope } = join;
     return relayDashSocket(join.socket, upstreamSocket, {
       maxMessageBytes: deps.maxMessageBytes,
+      mark: deps.mark,
       onEvent: (event, fields) => deps.log.info({ requestId: scope.id, user: join.user, ...fields }, event === 'refused' ? 'websocket callback refused' : event === 'session_ended' ? 'websocket closed: the session ended' : 'websocket closed: a message the gateway cannot read'),
       judge: async (payload): Promise<MessageVerdict> => {
         // The caller as they are now, on the socket's own rule; then the callback itself.

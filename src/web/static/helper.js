@@ -19,6 +19,8 @@
   var prefix = script.getAttribute('data-prefix') || '/_dashgate';
   var badgePosition = script.getAttribute('data-badge') || 'bottom-right';
   var appName = script.getAttribute('data-app-name') || 'this app';
+  // The gateway's words on Dash's WebSocket carry this mark; an app's own error text cannot.
+  var mark = script.getAttribute('data-mark') || '';
   var originalFetch = window.fetch.bind(window);
   var pendingSignIn = null;
   var lastUsername = '';
@@ -185,12 +187,13 @@
   function onWorkerMessage(event) {
     var data = event.data || {};
     var payload = data.payload || {};
-    if (data.type === 'disconnected' && String(payload.reason || '').indexOf('dashgate:session_ended') === 0) {
+    if (!mark) return;
+    if (data.type === 'disconnected' && String(payload.reason || '') === mark + ':session_ended') {
       signInAgain();
     } else if (data.type === 'callback_response' && payload.status === 'error' && typeof payload.message === 'string') {
-      var at = payload.message.indexOf('dashgate:{');
+      var at = payload.message.indexOf(mark + ':{');
       if (at === -1) return;
-      try { showRefusal(JSON.parse(payload.message.slice(at + 'dashgate:'.length))); } catch (e) { /* not ours */ }
+      try { showRefusal(JSON.parse(payload.message.slice(at + mark.length + 1))); } catch (e) { /* not ours */ }
     }
   }
   if (typeof window.SharedWorker === 'function') {
