@@ -26,6 +26,7 @@ import { ApiTokenManager } from './auth/api-tokens.js';
 import { createCallbackCatalog } from './access/dash-dependencies.js';
 import { createAuthorizer } from './pipeline/authorize.js';
 import { fetchUpstreamJson } from './proxy/upstream-json.js';
+import { parseUpstream } from './proxy/upstream.js';
 import { createSecondFactorGate } from './pipeline/second-factor.js';
 import { buildUpstreamHeaders } from './pipeline/headers.js';
 import { createIdentifier, createSessionIdentifier, userOf, type Identity } from './pipeline/identify.js';
@@ -93,6 +94,7 @@ export interface Gateway {
  */
 export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gateway> {
   if (!config.upstream) throw new TypeError('config.upstream is required: the URL of the app to protect');
+  const upstream = parseUpstream(config.upstream);
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger(config.log);
@@ -203,7 +205,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const catalog = createCallbackCatalog({
     now,
     load: async () =>
-      fetchUpstreamJson(config.upstream!, `${config.dash.prefix}_dash-dependencies`, {
+      fetchUpstreamJson(upstream, `${config.dash.prefix}_dash-dependencies`, {
         timeoutMs: config.proxy.connect_timeout + 10_000,
         headers: appToken ? { 'x-dashgate-app-token': await appToken(null, null) } : {},
       }),
@@ -282,7 +284,14 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         };
   // Steps 3–8 for everything else.
   const forwarder = createForwarder({
-    upstream: config.upstream,
+    upstream,
+    // The app may be restarting as another release: its callbacks are read again.
+    onUnavailable: () => catalog.invalidate(),
+    onConnectionPerRequest: () =>
+      logger.info(
+        { upstream: upstream.url },
+        'the app closes its connection after every response (gunicorn\'s default sync workers do): each request opens a new one. Keep them open with gunicorn --threads 4 (gthread workers), or serve it on a Unix socket with dashgate run -- gunicorn -b unix:{socket} app:server; docs/benchmarks.md has the measured difference',
+      ),
     connectTimeoutMs: config.proxy.connect_timeout,
     responseTimeoutMs: config.proxy.response_timeout,
     rewriteHtml,
@@ -328,7 +337,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   }
 
   const websockets = createUpgradeHandler({
-    upstream: config.upstream,
+    upstream,
     prefix,
     prefixForLogin: prefix,
     appName: branding.appName,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { upstreamProblem } from '../proxy/upstream.js';
 import { hostPatternProblem, pathPatternProblem } from '../access/patterns.js';
 import { componentPatternProblem, outputPatternProblem } from '../access/dash-callbacks.js';
 import { groupNameProblem } from '../store/groups.js';
@@ -200,7 +201,14 @@ function isSecureOrLoopback(value: string): boolean {
 /** The one schema: types and defaults of `dashgate.yaml`. */
 export const configSchema = z
   .object({
-    upstream: httpUrl.optional(),
+    /** The app: http(s)://host:port, or unix:/path/app.sock. */
+    upstream: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = upstreamProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     data_dir: z.string().min(1).default('./dashgate-data'),
     prefix,
     server: z

@@ -1,13 +1,18 @@
-import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 import { filterResponseHeaders } from '../pipeline/headers.js';
 import { isInjectableHtml } from './page-helper.js';
+import type { Upstream } from './upstream.js';
 
 export interface ForwarderOptions {
-  upstream: string;
+  upstream: Upstream;
+  /** Told when a connection to the app failed (it may be restarting: what was learnt about it may be stale). */
+  onUnavailable?: () => void;
+  /** Told once, the first time the app closes a connection after one response (gunicorn's sync workers). */
+  onConnectionPerRequest?: () => void;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   /** What HTML pages from the app get (the page-helper tag, page layouts removed), or null to pass them untouched. */
@@ -44,27 +49,32 @@ export interface ForwardRequest {
  * are even on keep-alive upstreams (bench/, docs/benchmarks.md).
  */
 export function createForwarder(options: ForwarderOptions) {
-  const base = new URL(options.upstream);
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const secure = base.protocol === 'https:';
-  const send = secure ? httpsRequest : httpRequest;
-  const agent = new (secure ? HttpsAgent : Agent)({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
-  const port = Number(base.port || (secure ? 443 : 80));
+  const { upstream } = options;
+  const basePath = upstream.basePath;
+  // noDelay: a request whose headers and body go out in two writes must not wait for the app's
+  // delayed ACK of the first (Nagle's algorithm): ~40 ms on a keep-alive connection.
+  const agentOptions = { keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' as const, noDelay: true };
+  const agent = upstream.secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
+  const address = upstream.address;
   // gunicorn's sync workers (Dash's usual server) close every connection after one response.
   // Once the app has said so, ask for "Connection: close" ourselves: it saves the agent's
-  // keep-alive bookkeeping on a socket that is about to die (measured ~0.7 ms per request on
-  // this kind of machine). An app that keeps connections alive keeps its pooled sockets.
-  let upstreamKeepsAlive = true;
+  // keep-alive bookkeeping on a socket that is about to die. Not for good: every 64th request
+  // asks again without it, so an app restarted with keep-alive (gthread) gets pooled sockets back.
+  let closesConnections = false;
+  let toldConnectionPerRequest = false;
+  let sinceProbe = 0;
 
   function forward({ req, res, target, headers, body }: ForwardRequest): Promise<void> {
     // Node's server has already answered any "Expect: 100-continue"; the app must not wait for one.
     delete headers.expect;
-    if (!upstreamKeepsAlive) headers.connection = 'close';
+    const probing = closesConnections && ++sinceProbe >= 64;
+    if (probing) sinceProbe = 0;
+    if (closesConnections && !probing) headers.connection = 'close';
     const method = req.method ?? 'GET';
     const hasBody = body === undefined ? frameBody(req, headers) : frameReadBody(body, headers);
     return new Promise<void>((resolve, reject) => {
       let answered = false;
-      const upstreamReq = send({ host: base.hostname, port, method, path: basePath + target, headers, agent, setHost: false });
+      const upstreamReq = upstream.request({ ...address, method, path: basePath + target, headers, agent, setHost: false });
       const fail = (code: 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT', cause: unknown) => {
         clearTimeout(responseTimer);
         if (answered) return res.destroy();
@@ -79,7 +89,10 @@ export function createForwarder(options: ForwarderOptions) {
         socket.once('connect', () => clearTimeout(connectTimer));
         socket.once('close', () => clearTimeout(connectTimer));
       });
-      upstreamReq.on('error', (err) => fail('UPSTREAM_UNAVAILABLE', err));
+      upstreamReq.on('error', (err) => {
+        options.onUnavailable?.();
+        fail('UPSTREAM_UNAVAILABLE', err);
+      });
       upstreamReq.on('response', (upstreamRes) => {
         clearTimeout(responseTimer);
         if (answered) return upstreamRes.destroy();
@@ -88,7 +101,13 @@ export function createForwarder(options: ForwarderOptions) {
           if (!res.writableFinished) upstreamRes.destroy();
         });
         upstreamRes.on('error', () => res.destroy());
-        if (upstreamKeepsAlive && upstreamRes.headers.connection?.toLowerCase() === 'close') upstreamKeepsAlive = false;
+        const closes = upstreamRes.headers.connection?.toLowerCase() === 'close';
+        if (!closesConnections && closes) {
+          closesConnections = true;
+          if (!toldConnectionPerRequest) options.onConnectionPerRequest?.();
+          toldConnectionPerRequest = true;
+        }
+        else if (probing && !closes) closesConnections = false;
         const status = upstreamRes.statusCode ?? 502;
         const responseHeaders = filterResponseHeaders(upstreamRes.headers);
         if (options.rewriteHtml !== null && (isInjectableHtml(method, status, responseHeaders) || (options.mustRewrite && isHtml(method, responseHeaders)))) {

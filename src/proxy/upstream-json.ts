@@ -1,18 +1,16 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { parseUpstream, type Upstream } from './upstream.js';
 
 /**
  * GETs a JSON document from the app itself (not on a user's behalf): the gateway reads
  * `_dash-dependencies` this way to learn what the app's callbacks declare. Non-2xx answers,
  * bodies over `maxBytes` and time-outs reject.
  */
-export function fetchUpstreamJson(upstream: string, path: string, options: { headers?: Record<string, string>; timeoutMs: number; maxBytes?: number }): Promise<unknown> {
-  const base = new URL(upstream);
-  const send = base.protocol === 'https:' ? httpsRequest : httpRequest;
+export function fetchUpstreamJson(upstream: Upstream | string, path: string, options: { headers?: Record<string, string>; timeoutMs: number; maxBytes?: number }): Promise<unknown> {
+  const app = typeof upstream === 'string' ? parseUpstream(upstream) : upstream;
   const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const req = send(
-      { host: base.hostname, port: base.port || undefined, method: 'GET', path: base.pathname.replace(/\/+$/, '') + path, headers: { accept: 'application/json', ...options.headers }, timeout: options.timeoutMs },
+    const req = app.request(
+      { ...app.address, method: 'GET', path: app.basePath + path, headers: { accept: 'application/json', ...options.headers }, timeout: options.timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

@@ -1,6 +1,6 @@
-import { STATUS_CODES, ServerResponse, request as httpRequest, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { request as httpsRequest } from 'node:https';
+import type { Upstream } from './upstream.js';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { buildUpstreamHeaders } from '../pipeline/headers.js';
@@ -18,7 +18,7 @@ import { relayDashSocket, SESSION_ENDED_CODE, type MessageVerdict } from './dash
 import { isOwnPath, type RequestScope } from '../pipeline/scope.js';
 
 export interface UpgradeDeps {
-  upstream: string;
+  upstream: Upstream;
   prefix: string;
   cookieName: string;
   connectTimeoutMs: number;
@@ -75,11 +75,7 @@ export function isWebSocketHandshake(req: IncomingMessage): boolean {
  * closed once it has ended (logout, revocation, expiry, user disabled).
  */
 export function createUpgradeHandler(deps: UpgradeDeps) {
-  const base = new URL(deps.upstream);
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const secure = base.protocol === 'https:';
-  const send = secure ? httpsRequest : httpRequest;
-  const port = Number(base.port || (secure ? 443 : 80));
+  const { upstream } = deps;
   const open = new Set<OpenSocket>();
 
   /** Is this socket's caller still allowed where it connected? Closes it when not (session ended, user disabled, groups changed). */
@@ -163,11 +159,10 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
   function joinUpstream(join: { req: IncomingMessage; socket: Duplex; head: Buffer; scope: RequestScope; headers: Record<string, string | string[]>; rule: RuleMatch; inspected: boolean; sessionId: string | null; userId: string | null; user: string | null }): void {
     const { req, socket, head, scope, headers } = join;
-    const upstreamReq = send({
-      host: base.hostname,
-      port,
+    const upstreamReq = upstream.request({
+      ...upstream.address,
       method: req.method,
-      path: basePath + scope.wirePath + scope.query,
+      path: upstream.basePath + scope.wirePath + scope.query,
       headers,
       timeout: deps.connectTimeoutMs,
       // A connection of its own: an upgrade socket is never returned to a pool.

@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import { nonLoopbackListeners } from './exposure.js';
 
 export interface ChildAppOptions {
-  /** The command and its arguments; `{port}` anywhere is replaced by the chosen port. */
+  /** The command and its arguments; `{port}` is replaced by the chosen port, `{socket}` by the socket path. */
   command: readonly string[];
   port: number;
+  /** When the command names `{socket}`: the Unix socket the app listens on (in a directory only this user can enter). */
+  socketPath?: string;
   logger: Logger;
   /** How long the app may take to answer its first request. */
   startTimeoutMs?: number;
@@ -54,11 +56,12 @@ export class ChildApp {
 
   private spawnChild(): void {
     const port = String(this.options.port);
-    const [program, ...args] = this.options.command.map((part) => part.replaceAll('{port}', port));
+    const socket = this.options.socketPath ?? '';
+    const [program, ...args] = this.options.command.map((part) => part.replaceAll('{port}', port).replaceAll('{socket}', socket));
     const startedAt = Date.now();
     const child = spawn(program!, args, {
       stdio: 'inherit',
-      env: { ...(this.options.env ?? process.env), HOST: '127.0.0.1', PORT: port },
+      env: { ...(this.options.env ?? process.env), HOST: '127.0.0.1', PORT: port, ...(socket ? { DASHGATE_APP_SOCKET: socket } : {}) },
     });
     this.child = child;
     child.on('error', (err) => this.options.logger.error({ err, command: program }, 'could not start the app'));
@@ -85,14 +88,24 @@ export class ChildApp {
     const deadline = Date.now() + timeoutMs;
     const child = this.child!;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the app exited (code ${child.exitCode ?? child.signalCode}) before it answered on port ${this.options.port}`);
-      if (await answers(this.options.port)) return;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the app exited (code ${child.exitCode ?? child.signalCode}) before it answered on ${this.describe()}`);
+      if (await answers(this.where())) return;
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
-    throw new Error(`the app did not answer on 127.0.0.1:${this.options.port} within ${Math.round(timeoutMs / 1000)} s`);
+    throw new Error(`the app did not answer on ${this.describe()} within ${Math.round(timeoutMs / 1000)} s`);
+  }
+
+  private where(): { socketPath: string } | { host: string; port: number } {
+    return this.options.socketPath ? { socketPath: this.options.socketPath } : { host: '127.0.0.1', port: this.options.port };
+  }
+
+  private describe(): string {
+    return this.options.socketPath ? `the socket ${this.options.socketPath}` : `port ${this.options.port}`;
   }
 
   private checkExposure(): void {
+    // A socket in a directory only this user can enter is reached by nobody else; the TCP check is for ports.
+    if (this.options.socketPath) return;
     const exposed = nonLoopbackListeners(this.options.port);
     if (exposed.length > 0) {
       this.options.logger.warn(
@@ -103,9 +116,9 @@ export class ChildApp {
   }
 }
 
-function answers(port: number): Promise<boolean> {
+function answers(where: { socketPath: string } | { host: string; port: number }): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', timeout: 2000 }, (res) => {
+    const req = request({ ...where, path: '/', method: 'GET', timeout: 2000 }, (res) => {
       res.resume();
       resolve(true);
     });
