@@ -35,6 +35,8 @@ import { createGuard } from './pipeline/guard.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { writeRefusal, type RefusalPageRenderer } from './proxy/refusals.js';
 import { createLogLimiter } from './ops/log-limiter.js';
+import { createLocalBus, type ChangeBus } from './ops/change-bus.js';
+import type { KeyedLock } from './auth/keyed-mutex.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
 import { helperScriptTag, injectIntoHtml } from './proxy/page-helper.js';
@@ -65,6 +67,10 @@ export interface GatewayDeps {
   now?: Clock;
   /** Where client secrets are read from (sso.providers[].client_secret_env); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** How this process tells the gateway's other processes about ended sessions and changed users (default: none). */
+  bus?: ChangeBus;
+  /** The lock credential checks take (default: within this process; across processes for server.workers). */
+  lock?: KeyedLock;
 }
 
 export interface Gateway {
@@ -130,6 +136,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       windowMs: config.throttle.window,
     },
     now,
+    ...(deps.lock ? [deps.lock] : []),
   );
 
   const identityTokens = config.identity_jwt.enabled
@@ -211,7 +218,20 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       }),
   });
   const authorizer = createAuthorizer(config, { catalog });
-  const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now });
+  const bus = deps.bus ?? createLocalBus();
+  const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now, onForget: (userId) => bus.publish({ userId }) });
+  // Changes made here go out on the bus; changes made by another process drop this one's copies.
+  sessions.onChange((change, origin) => {
+    if (origin === 'here') bus.publish(change);
+  });
+  apiTokens.onRevoked = (userId) => bus.publish({ userId });
+  bus.subscribe((change) => {
+    sessions.applyChange(change);
+    if ('userId' in change) {
+      apiTokens.forgetUser(change.userId);
+      secondFactor.forgetElsewhere(change.userId);
+    }
+  });
   const guard = createGuard({ authorizer, identify, secondFactor });
 
   const mailer = deps.mailer ?? createMailer(config, logger);

@@ -148,6 +148,7 @@ export class ApiTokenManager {
     // After the delete: a check that read the row just before it is read again, not cached.
     this.cache.invalidate(id);
     if (!deleted) return null;
+    this.onRevoked?.(record.userId);
     const owner = await this.store.users.findById(record.userId);
     return toApiToken(record, owner?.username ?? '');
   }
@@ -168,6 +169,9 @@ export class ApiTokenManager {
       return toApiToken({ ...r, lastUsedAt }, r.username);
     });
   }
+
+  /** Told the owner of every token revoked here (other gateway processes drop their cached copies). */
+  onRevoked: ((userId: string) => void) | null = null;
 
   /** Forgets cached tokens of a user so the next request re-reads the user (disabled, groups changed). */
   forgetUser(userId: string): void {

@@ -1,5 +1,10 @@
-/** Async mutual exclusion per key; keys are taken in sorted order so two holders never deadlock. */
-export class KeyedMutex {
+/** Mutual exclusion per key for credential checks (check, verify and count while no other attempt on the same keys runs). */
+export interface KeyedLock {
+  run<T>(keys: readonly string[], work: () => Promise<T>): Promise<T>;
+}
+
+/** Async mutual exclusion per key within one process; keys are taken in sorted order so two holders never deadlock. */
+export class KeyedMutex implements KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
 
   async run<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {

@@ -41,7 +41,7 @@ const MAX_CACHED = 100_000;
  */
 export class SessionManager {
   private readonly cache: CredentialCache<SessionRecord>;
-  private readonly listeners = new Set<(change: SessionChange) => void>();
+  private readonly listeners = new Set<(change: SessionChange, origin: 'here' | 'elsewhere') => void>();
 
   constructor(
     private readonly store: Store,
@@ -105,13 +105,23 @@ export class SessionManager {
    * Tells `listener` about every session that ended here and every user whose sessions ended or
    * whose details changed (open WebSockets re-check at once instead of at their next interval).
    */
-  onChange(listener: (change: SessionChange) => void): () => void {
+  onChange(listener: (change: SessionChange, origin: 'here' | 'elsewhere') => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private notify(change: SessionChange): void {
-    for (const listener of this.listeners) listener(change);
+  /**
+   * A change another gateway process made (told over the change bus): this process's copies go
+   * at once and its listeners (open WebSockets) re-check; the store already holds the change.
+   */
+  applyChange(change: SessionChange): void {
+    if ('sessionId' in change) this.cache.invalidate(change.sessionId);
+    else this.cache.forgetUser(change.userId);
+    this.notify(change, 'elsewhere');
+  }
+
+  private notify(change: SessionChange, origin: 'here' | 'elsewhere' = 'here'): void {
+    for (const listener of this.listeners) listener(change, origin);
   }
 
   /** Ends one session everywhere: store and cache. */

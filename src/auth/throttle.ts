@@ -1,6 +1,6 @@
 import type { Store } from '../store/store.js';
 import type { Clock } from '../store/types.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex, type KeyedLock } from './keyed-mutex.js';
 
 export interface ThrottleSettings {
   accountFreeFailures: number;
@@ -73,7 +73,7 @@ const MAX_SUSPECTS = 10_000;
  * allowed, and the passkey sign-in never took the lock.
  */
 export class SignInThrottle {
-  private readonly locks = new KeyedMutex();
+  private readonly locks: KeyedLock;
   /** Addresses with a failure seen here recently: only they pay for a counter lookup on an optimistic attempt. */
   private readonly suspects = new Map<string, number>();
 
@@ -81,7 +81,11 @@ export class SignInThrottle {
     private readonly store: Store,
     private readonly settings: ThrottleSettings,
     private readonly now: Clock,
-  ) {}
+    /** Within this process by default; across the gateway's worker processes (or instances) when given. */
+    lock: KeyedLock = new KeyedMutex(),
+  ) {
+    this.locks = lock;
+  }
 
   /**
    * One credential check. `check` runs only while the counters allow it; a failure is counted,

@@ -1,7 +1,8 @@
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { rotateIdentityKeys } from '../auth/identity-jwt.js';
 import { createSetupToken } from '../auth/setup-link.js';
@@ -12,7 +13,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ChildApp } from '../runner/child.js';
 import { findFreePort } from '../runner/free-port.js';
-import { startGateway, stopOnSignals } from './serve.js';
+import { runWorker, startGateway, startGateways, stopOnSignals } from './serve.js';
 import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
 import { registerGroupCommands } from './groups.js';
 import { registerTokenCommands } from './tokens.js';
@@ -34,14 +35,21 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
     .action(async (flags: CommonFlags) => {
       const config = configFromFlags(flags);
       if (!config.upstream) throw new UsageError('no upstream: pass --upstream http://127.0.0.1:8050 or set "upstream" in dashgate.yaml');
-      const running = await startGateway(config);
-      stopOnSignals(running.stop, running.logger);
+      const logger = createLogger(config.log);
+      if (cluster.isWorker) return runWorker(config, logger);
+      const running = await startGateways(config, logger);
+      stopOnSignals(running.stop, logger);
     });
 
   addServerOptions(program.command('run').description('start the app on a private port and guard it: dashgate run -- python app.py'))
     .argument('<command...>', 'the command that starts the app; {port} is replaced by its port, {socket} by a Unix socket path')
     .option('--start-timeout <seconds>', 'how long the app may take to answer', '60')
     .action(async (command: string[], flags: CommonFlags & { startTimeout: string }) => {
+      // A worker of server.workers: the primary started the app and put its address in the environment.
+      if (cluster.isWorker) {
+        const config = configFromFlags(flags);
+        return runWorker(config, createLogger(config.log));
+      }
       const port = await findFreePort();
       // `{socket}` in the command: the app listens on a Unix socket in a directory only this user
       // can enter (cheaper than TCP for servers that open a connection per request).
@@ -63,11 +71,14 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
         await child.stop();
         throw new UsageError((err as Error).message);
       }
-      const running = await startGateway(config, logger);
+      const workerEnv: Record<string, string> = { DASHGATE_UPSTREAM: upstream };
+      if (config.identity_jwt.app_secret_env) workerEnv.DASHGATE_IDENTITY_JWT__APP_SECRET_ENV = config.identity_jwt.app_secret_env;
+      const running = await startGateways(config, logger, workerEnv);
       // The app gets the signal the gateway got (Ctrl-C stays SIGINT), after the gateway stops taking requests.
       stopOnSignals(async (signal) => {
         await running.stop();
         await child.stop(signal);
+        if (socketPath) rmSync(dirname(socketPath), { recursive: true, force: true });
       }, logger);
     });
 

@@ -3,6 +3,9 @@ import { buildApp, type Gateway } from '../app.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { openConfiguredStore } from './shared-options.js';
+import type { KeyedLock } from '../auth/keyed-mutex.js';
+import type { ChangeBus } from '../ops/change-bus.js';
+import { createClusterBus, createClusterLock, onShutdownRequest, startWorkerPool } from '../ops/workers.js';
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -15,11 +18,11 @@ export interface RunningGateway {
  * Opens the store, builds the gateway and listens. Prints the one-time setup link when there is
  * no user yet, and warns when cookies cannot be Secure (plain HTTP).
  */
-export async function startGateway(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningGateway> {
+export async function startGateway(config: Config, logger: Logger = createLogger(config.log), options: { bus?: ChangeBus; lock?: KeyedLock; announce?: boolean } = {}): Promise<RunningGateway> {
   const store = await openConfiguredStore(config, logger);
   let gateway: Gateway;
   try {
-    gateway = await buildApp(config, { store, logger });
+    gateway = await buildApp(config, { store, logger, ...(options.bus ? { bus: options.bus } : {}), ...(options.lock ? { lock: options.lock } : {}) });
     await gateway.app.listen({ port: config.server.port, host: config.server.host });
   } catch (err) {
     await store.close();
@@ -29,6 +32,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = config.server.public_url ?? `${config.server.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const stop = async () => {
+    await gateway.close();
+    await store.close();
+  };
+  // Worker processes after the first say nothing at start: one announcement (and one setup link) per gateway.
+  if (options.announce === false) return { gateway, url, logger, stop };
   logger.info({ url, upstream: config.upstream, database: store.dialect }, `Dashgate is guarding ${config.upstream} at ${url}`);
   if (!url.startsWith('https:')) {
     logger.warn('Serving over plain HTTP: session cookies are not marked Secure. Put Dashgate behind HTTPS (and set server.public_url) before real use.');
@@ -42,15 +51,35 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     // Printed to the terminal only, on purpose not through the logger (log shipping would keep the secret).
     process.stderr.write(`\n  No users yet. Open this one-time link (valid 1 hour) to create the first administrator:\n\n    ${setupLink}\n\n`);
   }
-  return {
-    gateway,
-    url,
-    logger,
-    async stop() {
-      await gateway.close();
-      await store.close();
-    },
-  };
+  return { gateway, url, logger, stop };
+}
+
+/**
+ * Runs the gateway: in this process, or with `server.workers` > 1 as that many worker processes
+ * on the same port, supervised from here (the store is migrated here first, once). `workerEnv`
+ * reaches the workers' environment (what `run` decided: the app's address and secret).
+ */
+export async function startGateways(config: Config, logger: Logger, workerEnv: Record<string, string> = {}): Promise<{ stop(): Promise<void> }> {
+  if (config.server.workers <= 1) return startGateway(config, logger);
+  const store = await openConfiguredStore(config, logger);
+  await store.close();
+  const pool = startWorkerPool({ count: config.server.workers, logger, env: workerEnv });
+  logger.info({ workers: config.server.workers }, `starting ${config.server.workers} gateway workers`);
+  return { stop: () => pool.stop() };
+}
+
+/**
+ * A worker process of `server.workers`: the gateway, with the change bus and the credential lock
+ * held by the primary; it stops when the primary asks (the primary alone handles signals).
+ */
+export async function runWorker(config: Config, logger: Logger): Promise<void> {
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  const running = await startGateway(config, logger, { bus: createClusterBus(), lock: createClusterLock(), announce: process.env.DASHGATE_WORKER_ID === '1' });
+  onShutdownRequest(async () => {
+    await running.stop();
+    process.exit(0);
+  });
 }
 
 /** Runs `stop` with the signal received (SIGINT/SIGTERM), once; a second signal exits at once. */

@@ -62,8 +62,9 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, problems: string[]): Plain {
   const out: Plain = {};
   for (const [name, raw] of Object.entries(env)) {
-    // DASHGATE_APP_* belong to the app (the Python helper reads them; `dashgate run` sets them).
-    if (!name.startsWith('DASHGATE_') || name.startsWith('DASHGATE_APP_') || raw === undefined) continue;
+    // DASHGATE_APP_* belong to the app (the Python helper reads them; `dashgate run` sets them);
+    // DASHGATE_WORKER_ID is how the primary numbers its server.workers.
+    if (!name.startsWith('DASHGATE_') || name.startsWith('DASHGATE_APP_') || name === 'DASHGATE_WORKER_ID' || raw === undefined) continue;
     const path = name.slice('DASHGATE_'.length).toLowerCase().split('__');
     if (path.some((part) => part === '')) {
       problems.push(`${name}: malformed variable name`);

@@ -219,6 +219,8 @@ export const configSchema = z
         public_url: httpUrl.optional(),
         /** Peers whose X-Forwarded-For / X-Forwarded-Proto are believed. */
         trusted_proxies: z.array(ipOrCidr).default([]),
+        /** Gateway processes on the port (node:cluster): 1 uses one core; N shares the cores (memory: one gateway each). */
+        workers: z.number().int().min(1).max(64).default(1),
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
       })
       .strict()

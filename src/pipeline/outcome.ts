@@ -19,6 +19,8 @@ export type Refusal =
 /** A refusal as it goes on the wire: status, headers, and a JSON body or a page to render. */
 export interface RefusalAnswer {
   status: number;
+  /** The request's id (X-Request-Id on the answer), to find its log line. */
+  requestId: string | undefined;
   /** `X-Dashgate`: what the page helper and scripts read (login-required, forbidden, …). */
   code: string;
   headers: Record<string, string>;
@@ -34,6 +36,11 @@ export interface RefusalAnswer {
  * silently.
  */
 export function answerRefusal(refusal: Refusal, context: { prefix: string; next: string; scripted: boolean; appName: string; requestId?: string }): RefusalAnswer {
+  const answer = answerWithoutId(refusal, context);
+  return { ...answer, requestId: context.requestId };
+}
+
+function answerWithoutId(refusal: Refusal, context: { prefix: string; next: string; scripted: boolean; appName: string; requestId?: string }): Omit<RefusalAnswer, 'requestId'> {
   const { prefix, next, scripted } = context;
   const noStore = { 'cache-control': 'no-store' };
   const withNext = (path: string) => (next === '/' ? path : `${path}?next=${encodeURIComponent(next)}`);

@@ -20,7 +20,7 @@ export function usedSecondFactor(authMethod: string): boolean {
  * either; API tokens satisfy `mfa.required` but not step-up rules. Whether a user has a factor is
  * remembered for `cacheTtlMs`; the account and admin pages forget it when it changes.
  */
-export function createSecondFactorGate(options: { store: Store; required: 'none' | 'admins' | 'all'; cacheTtlMs: number; now: Clock }) {
+export function createSecondFactorGate(options: { store: Store; required: 'none' | 'admins' | 'all'; cacheTtlMs: number; now: Clock; onForget?: (userId: string) => void }) {
   const known = new Map<string, { has: boolean; until: number }>();
 
   async function hasFactor(userId: string): Promise<boolean> {
@@ -34,7 +34,13 @@ export function createSecondFactorGate(options: { store: Store; required: 'none'
   }
 
   return {
+    /** The user's factors changed here: forget what was known (and tell other gateway processes, through `onForget`). */
     forget(userId: string): void {
+      known.delete(userId);
+      options.onForget?.(userId);
+    },
+    /** Another gateway process saw the user's factors change. */
+    forgetElsewhere(userId: string): void {
       known.delete(userId);
     },
     async need(identity: Identity, rule: RuleMatch): Promise<FactorNeed> {

@@ -34,6 +34,7 @@ export function writeRefusal(req: IncomingMessage, res: ServerResponse, answer: 
     'content-type': asPage ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'x-dashgate': answer.code,
+    ...(answer.requestId ? { 'x-request-id': answer.requestId } : {}),
   };
   if (hasUnreadBody(req)) headers.connection = 'close';
   res.writeHead(answer.status, headers);
@@ -59,5 +60,5 @@ export function refuseUpgrade(socket: Duplex, answer: RefusalAnswer): void {
     .filter(([name]) => name !== 'location')
     .map(([name, value]) => `${name}: ${value.replace(/[\r\n]/g, '')}\r\n`)
     .join('');
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Dashgate: ${answer.code}\r\n${extra}Connection: close\r\n\r\n${text}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Dashgate: ${answer.code}\r\n${answer.requestId ? `X-Request-Id: ${answer.requestId}\r\n` : ''}${extra}Connection: close\r\n\r\n${text}`);
 }
