@@ -1,226 +1,294 @@
 /**
- * Load benchmark: the same requests sent to an app directly and through Dashgate, in one run,
- * at the same concurrency. Prints requests/s, p50, p99 and the gateway/direct ratio, plus the
- * gateway's CPU per request and idle memory. Not a test: nothing here passes or fails.
+ * Load benchmark, in one run on one machine (issue 11 item 6, issue 14's sign-in storm): the
+ * Dash app reached directly, and through nginx auth_basic, Caddy basicauth and Dashgate (serve
+ * over TCP, run over a Unix socket, and 2 workers when the build has them); callbacks,
+ * /_dash-layout and a trivial keep-alive upstream at BENCH_CONNECTIONS, latency at 1 connection,
+ * and a sign-in storm. Prints tables and writes bench/results/<time>.json. Not a test: nothing
+ * here passes or fails. docs/benchmarks.md says what each figure means.
  *
- *   npm run bench                         # defaults: 10 s per run, 32 connections (needs wrk: apt-get install wrk)
- *   BENCH_SECONDS=20 BENCH_CONNECTIONS=64 npm run bench
+ *   npm run bench                                   # 10 s per run, 32 connections
+ *   BENCH_SECONDS=2 npm run bench                   # a quick check that every row is produced
  *
- * Every process gets its own PID so CPU use is read per process from /proc:
- *   - the Dash fixture (test/fixtures/dash_app) under gunicorn -w 2,
- *   - a trivial Node upstream (answers "ok"), to show the gateway's own cost,
- *   - the gateway (node bin/dashgate.js serve), a separate process from the load tool.
+ * BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WARMUP_SECONDS (1), BENCH_STORM_CLIENTS (20),
+ * BENCH_GUNICORN_ARGS (extra gunicorn arguments for the app, e.g. "--threads 4"),
+ * BENCH_PYTHON (.venv/bin/python), BENCH_KEEP_TMP=1 (keep configs, data and logs).
+ *
+ * Needs wrk, nginx, caddy and openssl (apt-get install wrk nginx caddy openssl). Every server is
+ * its own process group, so CPU time and memory are read per server from /proc, and everything
+ * is stopped on exit, on SIGINT and when a step fails.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { findFreePort } from '../src/runner/free-port.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { anchorVersions, requireTools, startCaddy, startNginxAuth, startTrivialUpstream, type Credentials } from './anchors.js';
+import { prepareDataDir, ROOT, signIn, startRun, startServe, supportsSocketPlaceholder, type Gateway, type GatewayStart } from './dashgate.js';
+import { check, KINDS, measure, warm, type Kind, type Load, type Route } from './measure.js';
+import { freePort, Processes, rssSumMiB, sleep, tree, waitForHttp } from './processes.js';
+import { latencyTable, loadTable, memoryTable, targetChecks, targetTable, type MemoryLine, type Row } from './report.js';
+import { stopStorm, stormComparison, stormReport } from './storm.js';
+import { killWrk } from './wrk.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const PYTHON = process.env.E2E_PYTHON ?? join(ROOT, '.venv/bin/python');
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const CONNECTIONS = num('BENCH_CONNECTIONS', 32);
+const STORM_CLIENTS = num('BENCH_STORM_CLIENTS', 20);
+const PYTHON = process.env.BENCH_PYTHON ?? process.env.E2E_PYTHON ?? join(ROOT, '.venv/bin/python');
+const GUNICORN_EXTRA = (process.env.BENCH_GUNICORN_ARGS ?? '').split(' ').filter(Boolean);
 const PASSWORD = 'benchmark passphrase 1';
-const scriptDir = mkdtempSync(join(tmpdir(), 'dashgate-wrk-'));
+const USER: Credentials = { username: 'bench', password: PASSWORD };
+const STORM_USERS: Credentials[] = Array.from({ length: STORM_CLIENTS }, (_, i) => ({ username: `storm${i + 1}`, password: PASSWORD }));
 
-const CALLBACK_BODY = JSON.stringify({
-  output: '..graph.figure...chosen.children..',
-  outputs: [
-    { id: 'graph', property: 'figure' },
-    { id: 'chosen', property: 'children' },
-  ],
-  inputs: [{ id: 'city', property: 'value', value: 'Oslo' }],
-  changedPropIds: ['city.value'],
-  state: [],
-});
+/** Configs, data directories, wrk scripts and every server's log; removed at the end unless the run failed. */
+const tmp = mkdtempSync(join(os.tmpdir(), 'dashgate-bench-'));
+mkdirSync(join(tmp, 'logs'));
+const procs = new Processes(join(tmp, 'logs'));
+const load: Load = { seconds: num('BENCH_SECONDS', 10), connections: CONNECTIONS, warmupSeconds: num('BENCH_WARMUP_SECONDS', 1), scriptDir: tmp };
+const notes: string[] = [];
+/** Left behind by `dashgate run` (its socket's directory): removed once everything has stopped. */
+const leftovers: string[] = [];
 
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  requests: number;
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
-  children.push(child);
-  return child;
+function commandLineOfThisRun(): string {
+  const env = Object.entries(process.env)
+    .filter(([name]) => /^BENCH_|^E2E_PYTHON$/.test(name))
+    .map(([name, value]) => `${name}=${shellQuote(value ?? '')}`);
+  const viaNpm = process.env.npm_lifecycle_event === 'bench';
+  const invoked = viaNpm ? ['npm', 'run', 'bench'] : [process.execPath, ...process.execArgv, relative(process.cwd(), process.argv[1]!)];
+  const extra = process.argv.slice(2).map(shellQuote);
+  return [...env, ...invoked, ...(extra.length && viaNpm ? ['--'] : []), ...extra].join(' ');
 }
 
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const ok = await new Promise<boolean>((done) => {
-      const req = request(url, (res) => {
-        res.resume();
-        done(true);
-      });
-      req.on('error', () => done(false));
-      req.end();
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
   }
-  throw new Error(`${url} did not answer`);
+  return newest;
 }
 
-/** CPU seconds (user + system) a process and its threads have used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** bin/dashgate.js runs dist/ only when it is newer than src/ (else the sources through tsx): build it when stale. */
+function ensureBuild(): string {
+  const marker = join(ROOT, 'dist/.built');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= newestMtime(join(ROOT, 'src'))) return 'dist/ (compiled, up to date)';
+  console.error('dist/ is older than src/: building it (npm run build) so that the compiled gateway is measured …');
+  if (spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
+  return 'dist/ (compiled by this run)';
 }
 
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
-  return Number(line.split(/\s+/)[1]) / 1024;
-}
-
-/**
- * One wrk run (C, one thread: it leaves the most CPU to the processes being measured on a
- * 2-core machine). Method, body and headers go through a small Lua script.
- */
-async function load(url: string, options: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> }): Promise<Result> {
-  const script = join(scriptDir, `run-${Math.random().toString(36).slice(2)}.lua`);
-  const lines = [`wrk.method = ${JSON.stringify(options.method ?? 'GET')}`];
-  if (options.body) lines.push(`wrk.body = ${JSON.stringify(options.body)}`);
-  for (const [name, value] of Object.entries(options.headers ?? {})) lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
-  writeFileSync(script, `${lines.join('\n')}\n`);
-  const run = spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
-  if (run.error || run.status !== 0) throw new Error(`wrk failed (install it: apt-get install wrk): ${run.error?.message ?? run.stderr}`);
-  const out = run.stdout;
-  const number = (pattern: RegExp) => Number(pattern.exec(out)?.[1] ?? NaN);
-  const ms = (label: string) => {
-    const match = new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
-    if (!match) return NaN;
-    return Number(match[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[match[2]!]!;
-  };
-  const requests = number(/(\d+) requests in/);
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+function machine(pythonVersions: string) {
+  const git = (args: string[]) => spawnSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const [python, dash, gunicorn] = pythonVersions.split(' ');
   return {
-    rps: number(/Requests\/sec:\s+([\d.]+)/),
-    p50: ms('50'),
-    p99: ms('99'),
-    errors: errors ? errors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-    non2xx: number(/Non-2xx or 3xx responses: (\d+)/) || 0,
-    requests,
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? '',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+    versions: { node: process.version, ...anchorVersions(), python, dash, gunicorn },
+    git: { commit: git(['rev-parse', '--short', 'HEAD']), branch: git(['rev-parse', '--abbrev-ref', 'HEAD']), srcChanged: git(['status', '--porcelain', '--', 'src']) !== '' },
   };
 }
 
-async function signIn(gatewayUrl: string): Promise<string> {
-  const page = await fetch(`${gatewayUrl}/_dashgate/login`);
-  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  const res = await fetch(`${gatewayUrl}/_dashgate/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, username: 'bench', password: PASSWORD, next: '/' }),
-  });
-  if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
-  return res.headers.get('set-cookie')!.split(';')[0]!;
-}
-
-async function startGatewayProcess(upstream: string, dataDir: string, configFile?: string): Promise<{ url: string; pid: number }> {
-  const port = await findFreePort();
-  const args = ['bin/dashgate.js', 'serve', '--upstream', upstream, '--port', String(port), '--data-dir', dataDir, ...(configFile ? ['--config', configFile] : [])];
-  const child = start('node', args, { DASHGATE_LOG__LEVEL: 'warn', DASHGATE_LOG__FORMAT: 'json' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/_dashgate/health`);
-  return { url, pid: child.pid! };
-}
-
-function row(name: string, direct: Result, gateway: Result): string {
-  const ratio = (gateway.rps / direct.rps).toFixed(3);
-  const dp99 = (gateway.p99 - direct.p99).toFixed(2);
-  const fmt = (r: Result) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms${r.errors + r.non2xx ? `  (${r.errors} errors, ${r.non2xx} non-2xx)` : ''}`;
-  return `${name}\n  direct   ${fmt(direct)}\n  gateway  ${fmt(gateway)}\n  ratio gateway/direct ${ratio}   added p99 ${dp99} ms`;
+function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dashgate-bench-'));
-  const add = spawnSync('node', ['bin/dashgate.js', 'users', 'add', 'bench', '--data-dir', dataDir, '--password-stdin'], { cwd: ROOT, input: PASSWORD, encoding: 'utf8' });
-  if (add.status !== 0) throw new Error(`users add failed: ${add.stderr}`);
+  requireTools([
+    ['wrk', 'apt-get install wrk'],
+    ['nginx', 'apt-get install nginx'],
+    ['caddy', 'apt-get install caddy'],
+    ['openssl', 'apt-get install openssl'],
+  ]);
+  const py = spawnSync(PYTHON, ['-c', 'import sys, dash, gunicorn; print(sys.version.split()[0], dash.__version__, gunicorn.__version__)'], { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`${PYTHON} cannot import dash and gunicorn (set BENCH_PYTHON): ${py.stderr || py.error?.message}`);
+  const build = ensureBuild();
+  const startedAt = new Date();
+  const command = commandLineOfThisRun();
+  const host = machine(py.stdout.trim());
+  const v = host.versions;
+  console.log(`Dashgate benchmark, ${startedAt.toISOString()}
+  command: ${command}
+  machine: ${host.cores} cores (${host.cpu}), ${host.memoryGiB} GiB, Linux ${host.kernel}, load average ${host.loadAverageAtStart.join(' ')} at start
+  versions: node ${v.node}, nginx ${v.nginx}, caddy ${v.caddy}, ${v.wrk}, python ${v.python}, dash ${v.dash}, gunicorn ${v.gunicorn}
+  gateway: ${host.git.branch}@${host.git.commit}${host.git.srcChanged ? ' (src/ has uncommitted changes)' : ''}, runs from ${build}
+  load: wrk -t1 -c${CONNECTIONS}, ${load.seconds} s per run after ${load.warmupSeconds} s of warm-up; the app under gunicorn -w 2 ${GUNICORN_EXTRA.join(' ')}(sync workers)
+  columns: ×direct = req/s over the app reached directly (over TCP, also for the Unix-socket row); +p50/+p99 = added to direct;
+           µs/req = CPU (user + system, /proc) of the proxy's / the app's processes per request; RSS summed over a server's processes
+`);
 
-  console.log(`Dashgate benchmark: ${SECONDS} s per run, ${CONNECTIONS} connections, node ${process.version}, ${(await import('node:os')).cpus().length} cores, gunicorn -w 2 ${process.env.BENCH_GUNICORN_ARGS ?? ''}\n`);
-
-  // The real Dash app.
-  const dashPort = await findFreePort();
-  // BENCH_GUNICORN_ARGS="--threads 4" runs gthread workers, which keep connections alive.
-  const extra = (process.env.BENCH_GUNICORN_ARGS ?? '').split(' ').filter(Boolean);
-  start(PYTHON, ['-m', 'gunicorn', '-w', '2', ...extra, '-b', `127.0.0.1:${dashPort}`, '--chdir', 'test/fixtures/dash_app', '--log-level', 'warning', 'app:server']);
+  // The apps: Dash under gunicorn on TCP, and nginx serving the trivial JSON.
+  const dataTemplate = prepareDataDir(tmp, [USER, ...STORM_USERS]);
+  const dashPort = await freePort();
+  const gunicorn = ['-m', 'gunicorn', '-w', '2', ...GUNICORN_EXTRA, '--chdir', 'test/fixtures/dash_app', '--log-level', 'warning'];
+  const dashApp = procs.start('gunicorn-tcp', PYTHON, [...gunicorn, '-b', `127.0.0.1:${dashPort}`, 'app:server'], { cwd: ROOT });
   const dashUrl = `http://127.0.0.1:${dashPort}`;
-  await waitFor(`${dashUrl}/_dash-layout`);
-  const dashGateway = await startGatewayProcess(dashUrl, dataDir);
-  const cookie = await signIn(dashGateway.url);
-  const idleRss = rssMiB(dashGateway.pid);
+  const trivial = await startTrivialUpstream(procs, tmp);
+  await waitForHttp(`${dashUrl}/_dash-layout`, dashApp);
 
-  const callback = { method: 'POST' as const, body: CALLBACK_BODY, headers: { 'content-type': 'application/json' } };
-  // Warm both paths (gunicorn workers import plotly lazily on the first callback).
-  await load(`${dashUrl}/_dash-update-component`, { ...callback });
-  const runs: Array<[string, string, Parameters<typeof load>[1]]> = [
-    ['Dash callback  POST /_dash-update-component', '/_dash-update-component', callback],
-    ['Dash layout    GET /_dash-layout', '/_dash-layout', {}],
+  // The proxies. Optional Dashgate variants are feature-detected: a build without them skips their rows.
+  const upstreams = { dashPort, trivialPort: trivial.port };
+  const [nginx, caddy] = await Promise.all([startNginxAuth(procs, tmp, upstreams, USER), startCaddy(procs, tmp, upstreams, USER)]);
+  const serve = (name: string, label: string, upstream: string, config?: Record<string, unknown>) => startServe(procs, { name, label, tmp, dataTemplate, upstream, config });
+  const noSocket: GatewayStart = { ok: false, reason: 'this build of `dashgate run` has no {socket} placeholder (see `dashgate run --help`)' };
+  const twoWorkers = { server: { workers: 2 } };
+  // The storm's gateway believes X-Forwarded-For from 127.0.0.1, so each storm client is its own address, and never throttles.
+  const stormConfig = { server: { trusted_proxies: ['127.0.0.1'] }, throttle: { account_free_failures: 1_000_000, ip_free_failures: 1_000_000 } };
+  const [gwDash, gwTrivial, gwUnix, gwStorm, gw2Dash] = await Promise.all([
+    serve('dashgate-dash', 'Dashgate serve → Dash (TCP)', dashUrl),
+    serve('dashgate-trivial', 'Dashgate serve → trivial', trivial.url),
+    supportsSocketPlaceholder()
+      ? startRun(procs, { name: 'dashgate-run-unix', label: 'Dashgate run → Dash (Unix socket), gateway', tmp, dataTemplate, command: [PYTHON, ...gunicorn, '-b', 'unix:{socket}', 'app:server'] })
+      : noSocket,
+    serve('dashgate-storm', 'Dashgate serve → Dash (TCP), storm', dashUrl, stormConfig),
+    serve('dashgate-2w-dash', 'Dashgate serve, 2 workers → Dash (TCP)', dashUrl, twoWorkers),
+  ]);
+  const gw2Trivial = gw2Dash.ok ? await serve('dashgate-2w-trivial', 'Dashgate serve, 2 workers → trivial', trivial.url, twoWorkers) : gw2Dash;
+  const must = (start: GatewayStart): Gateway => {
+    if (!start.ok) throw new Error(start.reason);
+    return start.gateway;
+  };
+  const [dgDash, dgTrivial, dgStorm] = [must(gwDash), must(gwTrivial), must(gwStorm)];
+  const optional = (start: GatewayStart, what: string): Gateway | undefined => {
+    if (start.ok) return start.gateway;
+    notes.push(`${what} skipped: ${start.reason}`);
+    return undefined;
+  };
+  const dgUnix = optional(gwUnix, 'Dashgate run on a Unix socket');
+  if (dgUnix?.socketDir) leftovers.push(dgUnix.socketDir);
+  const dg2Dash = optional(gw2Dash, 'Dashgate with server.workers: 2');
+  const dg2Trivial = gw2Dash.ok ? optional(gw2Trivial, 'Dashgate with server.workers: 2 on the trivial upstream') : undefined;
+  const gateways = [dgDash, dgTrivial, dgUnix, dg2Dash, dg2Trivial, dgStorm].filter((g): g is Gateway => g !== undefined);
+
+  // Idle memory: everything started, nothing served yet but readiness checks.
+  await sleep(1000);
+  const servers: Array<{ name: string; pids: () => number[] }> = [
+    { name: 'gunicorn -w 2, TCP (the app)', pids: () => tree(dashApp.pid) },
+    { name: 'nginx, trivial upstream', pids: () => tree(trivial.process.pid) },
+    { name: 'nginx auth_basic', pids: () => tree(nginx.process.pid) },
+    { name: 'Caddy basicauth', pids: () => tree(caddy.process.pid) },
+    ...gateways.map((g) => ({ name: g.label, pids: () => g.gatewayPids() })),
+    ...(dgUnix ? [{ name: 'gunicorn -w 2 under dashgate run (the app)', pids: () => dgUnix.appPids() }] : []),
   ];
-  for (const [name, path, options] of runs) {
-    const direct = await load(`${dashUrl}${path}`, options);
-    const cpuBefore = cpuSeconds(dashGateway.pid);
-    const gateway = await load(`${dashGateway.url}${path}`, { ...options, headers: { ...options.headers, cookie } });
-    const cpuPerRequest = ((cpuSeconds(dashGateway.pid) - cpuBefore) / gateway.requests) * 1e6;
-    console.log(`${row(name, direct, gateway)}   gateway CPU ${cpuPerRequest.toFixed(0)} µs/request\n`);
+  const idle = new Map(servers.map((s) => [s.name, rssSumMiB(s.pids())]));
+
+  // Routes, each signed in the way its proxy wants: Basic for nginx and Caddy, a session cookie for Dashgate.
+  const tcpApp = () => tree(dashApp.pid);
+  const trivialApp = () => tree(trivial.process.pid);
+  const through = async (id: string, label: string, g: Gateway, appPids: () => number[]): Promise<Route> => ({ id, label, url: g.url, headers: { cookie: await signIn(g.url, USER) }, proxyPids: g.gatewayPids, appPids });
+  const dashRoutes: Route[] = [
+    { id: 'direct', label: 'direct (gunicorn -w 2, TCP)', url: dashUrl, headers: {}, proxyPids: () => [], appPids: tcpApp },
+    { id: 'nginx', label: 'nginx auth_basic', url: nginx.dashUrl, headers: nginx.headers, proxyPids: () => tree(nginx.process.pid), appPids: tcpApp },
+    { id: 'caddy', label: 'Caddy basicauth', url: caddy.dashUrl, headers: caddy.headers, proxyPids: () => tree(caddy.process.pid), appPids: tcpApp },
+    await through('dashgate', 'Dashgate serve (TCP)', dgDash, tcpApp),
+    ...(dgUnix ? [await through('dashgate-unix', 'Dashgate run (Unix socket)', dgUnix, dgUnix.appPids)] : []),
+    ...(dg2Dash ? [await through('dashgate-2w', 'Dashgate serve, 2 workers', dg2Dash, tcpApp)] : []),
+  ];
+  const routes: Record<Kind, Route[]> = {
+    callback: dashRoutes,
+    layout: dashRoutes,
+    trivial: [
+      { id: 'direct', label: 'direct (nginx static)', url: trivial.url, headers: {}, proxyPids: () => [], appPids: trivialApp },
+      { id: 'nginx', label: 'nginx auth_basic', url: nginx.trivialUrl, headers: nginx.headers, proxyPids: () => tree(nginx.process.pid), appPids: trivialApp },
+      { id: 'caddy', label: 'Caddy basicauth', url: caddy.trivialUrl, headers: caddy.headers, proxyPids: () => tree(caddy.process.pid), appPids: trivialApp },
+      await through('dashgate', 'Dashgate serve', dgTrivial, trivialApp),
+      ...(dg2Trivial ? [await through('dashgate-2w', 'Dashgate serve, 2 workers', dg2Trivial, trivialApp)] : []),
+    ],
+  };
+  const stormRoute = await through('dashgate-storm', 'Dashgate serve (TCP), trusting 127.0.0.1 as a proxy', dgStorm, tcpApp);
+  for (const kind of Object.keys(routes) as Kind[]) for (const route of routes[kind]) await check(kind, route);
+  await check('callback', stormRoute);
+
+  // Throughput at CONNECTIONS, each target warmed first.
+  const rows: Row[] = [];
+  for (const kind of Object.keys(routes) as Kind[]) {
+    const kindRows: Row[] = [];
+    for (const route of routes[kind]) {
+      progress(`${kind}: ${route.label} …`);
+      await warm(kind, route, load);
+      kindRows.push(await measure(kind, route, load, CONNECTIONS, kindRows[0]));
+    }
+    progress('');
+    rows.push(...kindRows);
+    console.log(`${loadTable(`${KINDS[kind].title}, ${CONNECTIONS} connections`, kindRows)}\n`);
   }
 
-  // The same callback through a gateway with access rules: five path rules to walk past, and
-  // callback rules, so every callback body is read, parsed and judged before it is forwarded.
-  const rulesFile = join(dataDir, 'rules.yaml');
-  writeFileSync(
-    rulesFile,
-    [
-      'access:',
-      '  rules:',
-      ...['/public/**', '/reports/**', '/admin/**', '/exports/*.csv', '/team/*/edit'].map((path, i) => `    - { path: "${path}", ${i === 0 ? 'policy: public' : 'groups: [finance]'} }`),
-      'dash:',
-      '  callbacks:',
-      '    - { outputs: [salary-table.data, "secret-*.children"], groups: [hr] }',
-      '    - { outputs: [\'{"type":"salary-cell","index":"*"}.children\'], groups: [hr] }',
-      '',
-    ].join('\n'),
-  );
-  const rulesGateway = await startGatewayProcess(dashUrl, dataDir, rulesFile);
-  const rulesCookie = await signIn(rulesGateway.url);
-  {
-    const direct = await load(`${dashUrl}/_dash-update-component`, callback);
-    const cpuBefore = cpuSeconds(rulesGateway.pid);
-    const gateway = await load(`${rulesGateway.url}/_dash-update-component`, { ...callback, headers: { ...callback.headers, cookie: rulesCookie } });
-    const cpuPerRequest = ((cpuSeconds(rulesGateway.pid) - cpuBefore) / gateway.requests) * 1e6;
-    console.log(`${row('Dash callback with access + callback rules', direct, gateway)}   gateway CPU ${cpuPerRequest.toFixed(0)} µs/request\n`);
+  // Latency at one connection (the targets are already warm).
+  const latency: Row[] = [];
+  for (const kind of ['callback', 'trivial'] as const) {
+    const kindRows: Row[] = [];
+    for (const route of routes[kind]) {
+      progress(`latency, ${kind}: ${route.label} …`);
+      kindRows.push(await measure(kind, route, load, 1, kindRows[0]));
+    }
+    latency.push(...kindRows);
   }
+  progress('');
+  console.log(`${latencyTable('Latency at 1 connection (wrk -c1); + is added to direct', latency)}\n`);
 
-  // A trivial upstream: what the gateway itself costs per request.
-  const trivialPort = await findFreePort();
-  start('node', ['-e', `require('http').createServer((q,s)=>s.end('ok')).listen(${trivialPort},'127.0.0.1')`]);
-  const trivialUrl = `http://127.0.0.1:${trivialPort}`;
-  await waitFor(trivialUrl);
-  const trivialGateway = await startGatewayProcess(trivialUrl, dataDir);
-  const trivialCookie = await signIn(trivialGateway.url);
-  await load(`${trivialGateway.url}/`, { headers: { cookie: trivialCookie } });
-  const direct = await load(`${trivialUrl}/`, {});
-  const cpuBefore = cpuSeconds(trivialGateway.pid);
-  const gateway = await load(`${trivialGateway.url}/`, { headers: { cookie: trivialCookie } });
-  const cpuPerRequest = ((cpuSeconds(trivialGateway.pid) - cpuBefore) / gateway.requests) * 1e6;
-  console.log(`${row('Trivial upstream  GET /', direct, gateway)}   gateway CPU ${cpuPerRequest.toFixed(0)} µs/request\n`);
+  progress('sign-in storm …');
+  const storm = await stormComparison(stormRoute, STORM_USERS, load);
+  progress('');
+  console.log(`${stormReport(storm, CONNECTIONS)}\n`);
 
-  console.log(`Gateway resident memory: ${idleRss.toFixed(0)} MiB idle after start, ${rssMiB(dashGateway.pid).toFixed(0)} MiB after the Dash runs, ${rssMiB(trivialGateway.pid).toFixed(0)} MiB after the trivial runs`);
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(scriptDir, { recursive: true, force: true });
-  process.exit(0);
+  const memory: MemoryLine[] = servers.map((s) => ({ name: s.name, pids: s.pids(), idleMiB: idle.get(s.name)!, afterMiB: rssSumMiB(s.pids()) }));
+  console.log(`${memoryTable(memory)}\n`);
+  const targets = targetChecks(rows, latency, storm, idle.get(dgDash.label)!);
+  console.log(`${targetTable(targets)}\n`);
+  for (const note of notes) console.log(`Note: ${note}`);
+
+  const resultsDir = join(ROOT, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  const settings = { seconds: load.seconds, connections: CONNECTIONS, warmupSeconds: load.warmupSeconds, stormClients: STORM_CLIENTS, gunicorn: ['-w', '2', ...GUNICORN_EXTRA], wrk: '-t1 --latency --timeout 5s' };
+  const result = { startedAt, finishedAt: new Date(), command, settings, machine: { ...host, loadAverageAtEnd: os.loadavg() }, build, notes, rows, latency, storm, memory, targets };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`${notes.length ? '\n' : ''}Written: ${relative(process.cwd(), file)}`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+let failed = false;
+let interrupted = false;
+let stopping: Promise<void> | undefined;
+function stopEverything(): Promise<void> {
+  stopping ??= (async () => {
+    killWrk();
+    await stopStorm();
+    await procs.stopAll();
+    for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP_TMP || (failed && !interrupted)) console.error(`kept ${tmp} (configs, data, and logs/ of every server)`);
+    else rmSync(tmp, { recursive: true, force: true });
+  })();
+  return stopping;
+}
+
+process.on('exit', () => {
+  killWrk();
+  procs.killAllSync();
 });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    progress('');
+    console.error(`\n${sig}: stopping every server …`);
+    interrupted = true;
+    void stopEverything().finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  async () => {
+    await stopEverything();
+    process.exit(0);
+  },
+  async (err: Error) => {
+    if (interrupted) return; // The signal handler stops everything and exits.
+    progress('');
+    failed = true;
+    console.error(`\nbenchmark failed: ${err.message}`);
+    await stopEverything();
+    process.exit(1);
+  },
+);
