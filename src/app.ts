@@ -35,6 +35,7 @@ import { createGuard } from './pipeline/guard.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { writeRefusal, type RefusalPageRenderer } from './proxy/refusals.js';
 import { createLogLimiter } from './ops/log-limiter.js';
+import { configurePasswordHashing } from './auth/passwords.js';
 import { createLocalBus, type ChangeBus } from './ops/change-bus.js';
 import type { KeyedLock } from './auth/keyed-mutex.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
@@ -101,6 +102,7 @@ export interface Gateway {
 export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gateway> {
   if (!config.upstream) throw new TypeError('config.upstream is required: the URL of the app to protect');
   const upstream = parseUpstream(config.upstream);
+  configurePasswordHashing({ maxConcurrent: config.password.max_concurrent_hashes, maxQueued: config.password.hash_queue });
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger(config.log);

@@ -12,12 +12,19 @@ export const ERROR_TABLE = {
   BAD_UPGRADE: { status: 400, title: 'Bad request', detail: 'A request with a body cannot be an upgrade, and only a GET can open a WebSocket.' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large', detail: 'The request body is larger than the gateway accepts.' },
   UNSUPPORTED_ENCODING: { status: 415, title: 'Unsupported request', detail: 'Compressed request bodies are not accepted here.' },
-  UPSTREAM_UNAVAILABLE: { status: 502, title: 'The app is not answering', detail: 'The application behind this gateway is not reachable right now. It may be starting or restarting; try again in a moment.' },
+  SIGN_IN_BUSY: { status: 503, title: 'Signing in is busy', detail: 'Many people are signing in right now. Try again in a moment.', retryAfterSeconds: 1 },
+  UPSTREAM_UNAVAILABLE: { status: 502, title: 'The app is not answering', detail: 'The application behind this gateway is not reachable right now. It may be starting or restarting; try again in a moment.', retryAfterSeconds: 5 },
   PAGE_TOO_LARGE: { status: 502, title: 'The page is too large', detail: 'The application sent a page larger than the gateway reads (page_helper.max_html_bytes) while it removes other pages\' layouts from page sources.' },
   UNREADABLE_PAGE: { status: 502, title: 'The page could not be read', detail: 'The application sent a page in an encoding the gateway cannot read while it removes other pages\' layouts from page sources.' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'The app took too long', detail: 'The application behind this gateway did not answer in time. Try again in a moment.' },
   INTERNAL: { status: 500, title: 'Something went wrong', detail: 'The gateway hit an unexpected error. It has been logged.' },
-} as const satisfies Record<string, { status: number; title: string; detail: string }>;
+} as const satisfies Record<string, { status: number; title: string; detail: string; retryAfterSeconds?: number }>;
+
+/** Seconds to wait before trying again, for codes that have one (Retry-After). */
+export function retryAfterOf(code: GatewayErrorCode): number | undefined {
+  const entry = ERROR_TABLE[code];
+  return 'retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined;
+}
 
 export type GatewayErrorCode = keyof typeof ERROR_TABLE;
 

@@ -253,6 +253,10 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         min_length: z.number().int().min(8, 'NIST SP 800-63B requires at least 8').max(64).default(8),
         max_length: z.number().int().min(64, 'NIST SP 800-63B requires accepting at least 64').max(4096).default(1024),
+        /** Password hashes (~20 ms of a core each) running at once; default half the cores, so sign-in never starves the app. */
+        max_concurrent_hashes: z.number().int().min(1).max(64).optional(),
+        /** Sign-ins waiting for a hash slot; beyond, 503 with Retry-After. */
+        hash_queue: z.number().int().min(0).max(10_000).default(64),
       })
       .strict()
       .prefault({}),

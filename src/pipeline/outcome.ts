@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ERROR_TABLE, type GatewayErrorCode } from '../errors.js';
+import { ERROR_TABLE, retryAfterOf, type GatewayErrorCode } from '../errors.js';
 import type { RequestScope } from './scope.js';
 
 /**
@@ -71,7 +71,7 @@ function answerWithoutId(refusal: Refusal, context: { prefix: string; next: stri
       return {
         status: entry.status,
         code: refusal.code.toLowerCase(),
-        headers: refusal.code === 'UPSTREAM_UNAVAILABLE' ? { ...noStore, 'retry-after': '5' } : noStore,
+        headers: retryAfterOf(refusal.code) !== undefined ? { ...noStore, 'retry-after': String(retryAfterOf(refusal.code)) } : noStore,
         // Failures carry the request id, to find the log line; refusals of a caller do not need one.
         json: { error: refusal.code.toLowerCase(), message: entry.detail, ...(context.requestId ? { request_id: context.requestId } : {}) },
         page: scripted ? null : { title: entry.title, message: entry.detail },
@@ -88,10 +88,19 @@ function answerWithoutId(refusal: Refusal, context: { prefix: string; next: stri
  * always scripted. The one definition every transport uses.
  */
 export function isScriptedRequest(req: IncomingMessage, scope: RequestScope): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return true;
-  if (scope.path.includes('/_dash-')) return true;
   const headers = req.headers;
+  // A form a browser submits is a navigation: it gets a page, not JSON (a sign-in posted while the
+  // store was down got a raw JSON 500). Sec-Fetch-Mode says so; older browsers, by what they send.
+  if (req.method !== 'GET' && req.method !== 'HEAD') return !isFormNavigation(headers);
+  if (scope.path.includes('/_dash-')) return true;
   if (headers.upgrade !== undefined || headers['x-requested-with'] !== undefined) return true;
   const accept = headers.accept ?? '';
   return accept.includes('application/json') && !accept.includes('text/html');
+}
+
+function isFormNavigation(headers: IncomingMessage['headers']): boolean {
+  const mode = headers['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  const type = headers['content-type'] ?? '';
+  return (headers.accept ?? '').includes('text/html') && (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data'));
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ERROR_TABLE, type GatewayErrorCode } from '../errors.js';
+import { ERROR_TABLE, retryAfterOf, type GatewayErrorCode } from '../errors.js';
 import { renderMessagePage, type Branding } from './pages.js';
 import { PAGE_SECURITY_HEADERS } from './security-headers.js';
 
@@ -21,7 +21,7 @@ export function writeErrorResponse(res: ServerResponse, code: GatewayErrorCode, 
     'content-type': scripted ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'x-dashgate': code.toLowerCase(),
-    ...(code === 'UPSTREAM_UNAVAILABLE' ? { 'retry-after': '5' } : {}),
+    ...(retryAfterOf(code) !== undefined ? { 'retry-after': String(retryAfterOf(code)) } : {}),
   });
   res.end(body);
 }
