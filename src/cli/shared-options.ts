@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { createLogLimiter } from '../ops/log-limiter.js';
+import { dataFilesProblems } from '../store/db.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, ConfigInput } from '../config/schema.js';
 import { canonicalUsername } from '../auth/usernames.js';
@@ -52,6 +53,7 @@ export function configFromFlags(flags: CommonFlags, extra: ConfigInput = {}): Co
 /** Opens the configured store; pooled connections that fail while idle are reported through `logger`, never fatal. */
 export async function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
   const logLimited = logger ? createLogLimiter(logger) : null;
+  if (logger && !config.database.url) for (const problem of dataFilesProblems(config.data_dir)) logger.warn(problem);
   return openStore({
     url: config.database.url,
     dataDir: config.data_dir,

@@ -1,4 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
@@ -33,38 +34,65 @@ export function loadConfig(options: LoadOptions = {}): Config {
       problems.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  const fromEnv = readEnvOverrides(options.env ?? {}, problems);
+  const sources = new Map<string, string>();
+  const fromEnv = readEnvOverrides(options.env ?? {}, problems, sources);
   if (problems.length > 0) throw new ConfigError(problems);
-  return parseConfig(deepMerge(deepMerge(fromFile, fromEnv), (options.overrides ?? {}) as Plain));
+  return parseConfig(deepMerge(deepMerge(fromFile, fromEnv), (options.overrides ?? {}) as Plain), sources);
 }
 
-/** Validates an in-memory config (tests and embedders); same errors as loadConfig. */
-export function parseConfig(input: unknown): Config {
+/**
+ * Validates an in-memory config (tests and embedders); same errors as loadConfig. `sources`:
+ * setting paths that came from environment variables, so a problem names the variable.
+ */
+export function parseConfig(input: unknown, sources: ReadonlyMap<string, string> = new Map()): Config {
   const result = configSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, sources));
   return deepFreeze(result.data);
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => {
+function formatIssues(issues: readonly z.core.$ZodIssue[], sources: ReadonlyMap<string, string>): string[] {
+  const from = (path: string) => (sources.has(path) ? ` (from the environment variable ${sources.get(path)})` : '');
+  return issues.flatMap((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     if (issue.code === 'unrecognized_keys') {
-      return `${path === '(top level)' ? '' : `${path}.`}${issue.keys.join(', ')}: unknown setting`;
+      const prefix = path === '(top level)' ? '' : `${path}.`;
+      const fromEnv = issue.keys.filter((key) => sources.has(prefix + key));
+      const fromFile = issue.keys.filter((key) => !sources.has(prefix + key));
+      return [
+        ...(fromFile.length ? [`${prefix}${fromFile.join(', ')}: unknown setting`] : []),
+        ...fromEnv.map((key) => `${prefix}${key}: unknown setting (from the environment variable ${sources.get(prefix + key)}; DASHGATE_* variables are settings, levels joined by "__")`),
+      ];
     }
-    return `${path}: ${issue.message}`;
+    return [`${path}: ${issue.message}${from(issue.path.join('.'))}`];
   });
+}
+
+/**
+ * Variables Kubernetes injects for a Service named "dashgate" in the same namespace (service
+ * links: DASHGATE_SERVICE_HOST=10.0.0.12, DASHGATE_PORT=tcp://10.0.0.12:8000,
+ * DASHGATE_PORT_8000_TCP_ADDR, …): not settings, ignored when they look like what Kubernetes sets.
+ */
+function isServiceLink(name: string, value: string): boolean {
+  const rest = name.slice('DASHGATE_'.length);
+  if (rest === 'SERVICE_HOST') return isIP(value) !== 0;
+  if (/^SERVICE_PORT(_[A-Z0-9_]+)?$/.test(rest) || /^PORT_\d+_(TCP|UDP|SCTP)_PORT$/.test(rest)) return /^\d{1,5}$/.test(value);
+  if (rest === 'PORT' || /^PORT_\d+_(TCP|UDP|SCTP)$/.test(rest)) return /^(tcp|udp|sctp):\/\/[0-9a-fA-F.:[\]]+:\d{1,5}$/.test(value);
+  if (/^PORT_\d+_(TCP|UDP|SCTP)_PROTO$/.test(rest)) return /^(tcp|udp|sctp)$/.test(value);
+  if (/^PORT_\d+_(TCP|UDP|SCTP)_ADDR$/.test(rest)) return isIP(value) !== 0;
+  return false;
 }
 
 /**
  * `DASHGATE_SESSION__IDLE_TIMEOUT=2h` sets `session.idle_timeout`; `__` separates levels and a
  * single `_` stays part of the key. Values are read as YAML scalars so numbers and booleans work.
  */
-function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, problems: string[]): Plain {
+function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, problems: string[], sources: Map<string, string>): Plain {
   const out: Plain = {};
   for (const [name, raw] of Object.entries(env)) {
     // DASHGATE_APP_* belong to the app (the Python helper reads them; `dashgate run` sets them);
     // DASHGATE_WORKER_ID is how the primary numbers its server.workers.
     if (!name.startsWith('DASHGATE_') || name.startsWith('DASHGATE_APP_') || name === 'DASHGATE_WORKER_ID' || raw === undefined) continue;
+    if (isServiceLink(name, raw)) continue;
     const path = name.slice('DASHGATE_'.length).toLowerCase().split('__');
     if (path.some((part) => part === '')) {
       problems.push(`${name}: malformed variable name`);
@@ -79,6 +107,7 @@ function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, pro
     let node = out;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Plain;
     node[path.at(-1)!] = value;
+    for (let i = 1; i <= path.length; i++) if (!sources.has(path.slice(0, i).join('.'))) sources.set(path.slice(0, i).join('.'), name);
   }
   return out;
 }

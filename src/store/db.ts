@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
@@ -41,13 +41,38 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
   let file: string;
   if (url !== undefined && url.startsWith('sqlite:')) file = url.slice('sqlite:'.length);
   else file = join(options.dataDir, 'dashgate.db');
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const database = new SQLite(file);
-  database.pragma('journal_mode = WAL');
+  // The database holds signing keys, the token key and TOTP secrets: this user only (0700 / 0600).
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // The file, its WAL and its shared-memory file are created here: under a umask that keeps them ours.
+  const previousMask = process.umask(0o077);
+  let database: SQLite.Database;
+  try {
+    database = new SQLite(file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('user_version');
+  } finally {
+    process.umask(previousMask);
+  }
+  // Files made by an older version keep their mode otherwise.
+  if (file !== ':memory:') for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   database.pragma('synchronous = NORMAL');
   return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+}
+
+/**
+ * Why a SQLite data directory or database file is open to others, or nothing: reported at start
+ * (an existing directory keeps the mode it was made with).
+ */
+export function dataFilesProblems(dataDir: string): string[] {
+  const problems: string[] = [];
+  for (const path of [dataDir, join(dataDir, 'dashgate.db')]) {
+    if (!existsSync(path)) continue;
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o077) !== 0) problems.push(`${path} can be read by other users (mode ${mode.toString(8).padStart(4, '0')}): it holds signing keys and TOTP secrets; chmod ${statSync(path).isDirectory() ? '700' : '600'} ${path}`);
+  }
+  return problems;
 }
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
