@@ -35,6 +35,7 @@ import { createGuard } from './pipeline/guard.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { writeRefusal, type RefusalPageRenderer } from './proxy/refusals.js';
 import { createLogLimiter } from './ops/log-limiter.js';
+import { createHealth, type Health } from './ops/health.js';
 import { configurePasswordHashing } from './auth/passwords.js';
 import { createLocalBus, type ChangeBus } from './ops/change-bus.js';
 import type { KeyedLock } from './auth/keyed-mutex.js';
@@ -80,6 +81,8 @@ export interface Gateway {
   store: Store;
   sessions: SessionManager;
   identityTokens: IdentityTokenIssuer | null;
+  /** Liveness and readiness (also answered at /_dashgate/health and /_dashgate/ready). */
+  health: Health;
   /** Prints nothing: returns the one-time setup URL when no user exists yet, else null. */
   setupLinkIfNeeded(baseUrl: string): Promise<string | null>;
   close(): Promise<void>;
@@ -341,6 +344,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     },
   });
 
+  const health = createHealth({ store, upstream });
+  const healthPath = `${prefix}/health`;
+  const readyPath = `${prefix}/ready`;
+
   /** Every request: its scope (a path or Host the gateway refuses is answered here), then own routes or the proxy. */
   function dispatch(req: IncomingMessage, res: ServerResponse, known?: RequestScope): void {
     let scope: RequestScope;
@@ -352,6 +359,9 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       return writeRefusal(req, res, answer, { renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, context: { user: null, path: '/' } });
     }
     if (isOwnPath(scope.matchPath, prefix)) {
+      if ((scope.matchPath === healthPath || scope.matchPath === readyPath) && (req.method === 'GET' || req.method === 'HEAD')) {
+        return void health.answer(scope.matchPath === healthPath ? 'health' : 'ready', req, res);
+      }
       scopeOf.set(req, scope);
       return ownRoutesHandler(req, res);
     }
@@ -418,6 +428,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     store,
     sessions,
     identityTokens,
+    health,
     async setupLinkIfNeeded(baseUrl: string) {
       if ((await store.users.count()) > 0) return null;
       const token = await createSetupToken(store, now);

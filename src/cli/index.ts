@@ -20,6 +20,7 @@ import { registerTokenCommands } from './tokens.js';
 import { registerAccessCommands } from './access.js';
 import { registerInviteCommands } from './invites.js';
 import { registerUserCommands } from './users.js';
+import { HealthFailure, registerHealthCommand } from './health.js';
 
 /** Builds the `dashgate` command line. */
 export function buildProgram(out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Command {
@@ -125,6 +126,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
       }
     });
 
+  registerHealthCommand(program, out);
   registerUserCommands(program, out);
   registerGroupCommands(program, out);
   registerTokenCommands(program, out);
@@ -165,6 +167,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (err instanceof UsageError || err instanceof AccountError) {
       process.stderr.write(`dashgate: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof HealthFailure) {
+      process.stderr.write(`dashgate: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`dashgate: ${err.message}\n`);
