@@ -259,9 +259,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     passwordPolicy, sessions, caches: [sessions, apiTokens, { forgetUser: (userId: string) => secondFactor.forget(userId) }],
   });
 
+  const health = createHealth({ store, upstream });
+
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
-    prefix, branding, store, accounts, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
+    prefix, health, branding, store, accounts, sessions, apiTokens, throttle, mailer, linkBase, secondFactor,
     mfaChallenge: new MfaChallenge(sealer),
     passwordsEnabled: config.password.enabled,
     sso: ssoClient ? { client: ssoClient, seal: new FlowSeal(sealer), logoutAtProvider: config.sso.logout_at_provider } : null,
@@ -344,7 +346,6 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     },
   });
 
-  const health = createHealth({ store, upstream });
   const healthPath = `${prefix}/health`;
   const readyPath = `${prefix}/ready`;
 
@@ -359,8 +360,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       return writeRefusal(req, res, answer, { renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, context: { user: null, path: '/' } });
     }
     if (isOwnPath(scope.matchPath, prefix)) {
-      if ((scope.matchPath === healthPath || scope.matchPath === readyPath) && (req.method === 'GET' || req.method === 'HEAD')) {
-        return void health.answer(scope.matchPath === healthPath ? 'health' : 'ready', req, res);
+      // Probes ask the exact path: answered here, ahead of the router. Any other spelling goes to
+      // the router, which refuses what it does not know (`//_dashgate/health` is not a route).
+      const target = req.url!.split('?', 1)[0];
+      if ((target === healthPath || target === readyPath) && (req.method === 'GET' || req.method === 'HEAD')) {
+        return void health.answer(target === healthPath ? 'health' : 'ready', req, res);
       }
       scopeOf.set(req, scope);
       return ownRoutesHandler(req, res);

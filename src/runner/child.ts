@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { request } from 'node:http';
 import type { Logger } from 'pino';
 import { nonLoopbackListeners } from './exposure.js';
@@ -14,6 +15,13 @@ export interface ChildAppOptions {
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
+
+/**
+ * `setpriv --pdeathsig SIGTERM` (util-linux, on every Debian and in the image) asks the kernel to
+ * send the app SIGTERM when the gateway dies, even by SIGKILL, when no code of the gateway runs.
+ * Without it (another system), the app is still stopped on every exit the gateway sees.
+ */
+const DEATH_SIGNAL_WRAPPER = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => findProgram(path));
 
 /**
  * Runs the protected app as a child on a private loopback port (`HOST=127.0.0.1`, `PORT`, which
@@ -36,6 +44,8 @@ export class ChildApp {
 
   /** Starts the app and resolves once it answers HTTP on its port. */
   async start(): Promise<void> {
+    const program = this.options.command[0]!;
+    if (!findProgram(program, (this.options.env ?? process.env).PATH)) throw new Error(`cannot run the app: ${program} is not an executable file${program.includes('/') ? '' : ' on PATH'}`);
     this.spawnChild();
     await this.waitUntilAnswering(this.options.startTimeoutMs ?? 60_000);
     this.checkExposure();
@@ -48,8 +58,8 @@ export class ChildApp {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    signalGroup(child, signal);
+    const killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), 10_000);
     await exited;
     clearTimeout(killTimer);
   }
@@ -59,8 +69,12 @@ export class ChildApp {
     const socket = this.options.socketPath ?? '';
     const [program, ...args] = this.options.command.map((part) => part.replaceAll('{port}', port).replaceAll('{socket}', socket));
     const startedAt = Date.now();
-    const child = spawn(program!, args, {
+    // Its own process group, so stopping reaches everything it started (gunicorn's workers, a
+    // shell's children); the death signal covers a gateway that cannot stop it.
+    const [file, argv] = DEATH_SIGNAL_WRAPPER ? [DEATH_SIGNAL_WRAPPER, ['--pdeathsig', 'SIGTERM', '--', program!, ...args]] : [program!, args];
+    const child = spawn(file, argv, {
       stdio: 'inherit',
+      detached: true,
       env: { ...(this.options.env ?? process.env), HOST: '127.0.0.1', PORT: port, ...(socket ? { DASHGATE_APP_SOCKET: socket } : {}) },
     });
     this.child = child;
@@ -113,6 +127,27 @@ export class ChildApp {
         `SECURITY WARNING: the app also listens on ${exposed.join(', ')}:${this.options.port}. Anyone who can reach that address bypasses Dashgate. Bind the app to 127.0.0.1 (Dash: app.run(host="127.0.0.1"); gunicorn: -b 127.0.0.1:{port}).`,
       );
     }
+  }
+}
+
+function findProgram(program: string, path = ''): boolean {
+  const candidates = program.includes('/') ? [program] : path.split(':').filter(Boolean).map((dir) => `${dir}/${program}`);
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Signals the app's process group (the app and what it started), or the app alone if the group is gone. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    child.kill(signal);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Health } from '../ops/health.js';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/accounts.js';
 import type { ApiTokenManager } from '../auth/api-tokens.js';
@@ -20,6 +21,8 @@ import type { Branding } from './pages.js';
 /** What the gateway's own routes need; built once in app.ts. */
 export interface WebContext {
   prefix: string;
+  /** Liveness and readiness (ops/health.ts). */
+  health: Health;
   branding: Branding;
   store: Store;
   /** Every change to users, groups, invitations and sign-ups goes through accounts/ with this. */

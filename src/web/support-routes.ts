@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors.js';
 import type { WebContext } from './context.js';
@@ -12,15 +11,13 @@ const STATIC_FILES: Record<string, string> = { 'style.css': 'text/css; charset=u
 
 /** Health, the page helper's session endpoint, and static assets. */
 export function registerSupportRoutes(app: FastifyInstance, ctx: WebContext): void {
-  app.get(`${ctx.prefix}/health`, async function health(_request, reply) {
-    let store = 'ok';
-    try {
-      await sql`select 1`.execute(ctx.store.db);
-    } catch {
-      store = 'unavailable';
-    }
-    return reply.code(store === 'ok' ? 200 : 503).header('cache-control', 'no-store').send({ status: store === 'ok' ? 'ok' : 'degraded', store });
-  });
+  // The exact paths are answered ahead of the router (app.ts); these serve the spellings the router decodes.
+  for (const which of ['health', 'ready'] as const) {
+    app.get(`${ctx.prefix}/${which}`, async function probe(request, reply) {
+      reply.hijack();
+      await ctx.health.answer(which, request.raw, reply.raw);
+    });
+  }
 
   app.get(`${ctx.prefix}/api/session`, async function sessionInfo(request, reply) {
     reply.header('cache-control', 'no-store');
