@@ -60,6 +60,9 @@ import { renderMessagePage, type Branding } from './web/pages.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
 import { registerSetupRoutes } from './web/setup-routes.js';
 import { registerSupportRoutes } from './web/support-routes.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { createRequestObserver } from './ops/access-log.js';
+import { VERSION } from './version.js';
 
 export interface GatewayDeps {
   store: Store;
@@ -73,6 +76,8 @@ export interface GatewayDeps {
   bus?: ChangeBus;
   /** The lock credential checks take (default: within this process; across processes for server.workers). */
   lock?: KeyedLock;
+  /** Where request, sign-in, store and upstream figures go (default: created when metrics.listen is set). */
+  metrics?: Metrics | null;
 }
 
 export interface Gateway {
@@ -83,9 +88,15 @@ export interface Gateway {
   identityTokens: IdentityTokenIssuer | null;
   /** Liveness and readiness (also answered at /_dashgate/health and /_dashgate/ready). */
   health: Health;
+  /** The gateway's Prometheus metrics, or null when metrics are off. */
+  metrics: Metrics | null;
   /** Prints nothing: returns the one-time setup URL when no user exists yet, else null. */
   setupLinkIfNeeded(baseUrl: string): Promise<string | null>;
-  close(): Promise<void>;
+  /**
+   * Stops: no new connections, WebSockets closed with 1001, requests in flight given `drainMs`
+   * (default server.drain_timeout) to finish before their connections are cut, then the rest.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 /**
@@ -109,6 +120,12 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger(config.log);
+  const metrics = deps.metrics !== undefined ? deps.metrics : config.metrics.listen !== undefined ? createMetrics({ version: VERSION }) : null;
+  if (metrics) {
+    store.queries.listen((ms, failed) => metrics.storeQuery(ms / 1000, failed));
+    store.audit.listen((event) => metrics.audit(event));
+  }
+  const observer = createRequestObserver({ format: config.log.access, includeQuery: config.log.access_query, logger, metrics });
   const prefix = config.prefix;
   const secure = config.server.public_url?.startsWith('https:') === true || config.server.tls !== undefined;
   const cookie: CookiePolicy = { name: config.session.cookie_name, secure };
@@ -143,6 +160,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     now,
     ...(deps.lock ? [deps.lock] : []),
   );
+  if (metrics) throttle.onThrottled = (kind) => metrics.throttled(kind);
 
   const identityTokens = config.identity_jwt.enabled
     ? await IdentityTokenIssuer.load(store, {
@@ -336,6 +354,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     pageHeaders: PAGE_SECURITY_HEADERS,
     log: logger,
     logLimited: createLogLimiter(logger),
+    metrics,
     async upstreamHeaders(req, scope, identity, rule) {
       // Pages are fetched uncompressed so they can be rewritten: every GET while other pages' layouts
       // are removed (a script asking for "/" must not get them compressed), else browser navigations.
@@ -349,14 +368,19 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const healthPath = `${prefix}/health`;
   const readyPath = `${prefix}/ready`;
 
+  let draining = false;
   /** Every request: its scope (a path or Host the gateway refuses is answered here), then own routes or the proxy. */
   function dispatch(req: IncomingMessage, res: ServerResponse, known?: RequestScope): void {
+    // Shutting down: answer what still comes on open connections, then close them (the client reconnects elsewhere).
+    if (draining) res.shouldKeepAlive = false;
     let scope: RequestScope;
     try {
       scope = known ?? resolveScope(req);
     } catch (err) {
       const code = err instanceof GatewayError ? err.code : 'BAD_REQUEST';
       const answer = answerRefusal({ kind: 'error', code }, { prefix, next: '/', scripted: req.headers.accept?.includes('text/html') !== true, appName: branding.appName });
+      // Refused at the door (no path or Host to log): counted, not access-logged.
+      metrics?.request('bad_request', answer.status, 0);
       return writeRefusal(req, res, answer, { renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, context: { user: null, path: '/' } });
     }
     if (isOwnPath(scope.matchPath, prefix)) {
@@ -369,7 +393,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       scopeOf.set(req, scope);
       return ownRoutesHandler(req, res);
     }
-    void handleProxied(req, res, scope);
+    void handleProxied(req, res, scope, observer.begin(req, res, scope));
   }
 
   const websockets = createUpgradeHandler({
@@ -394,6 +418,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     log: logger,
   });
   server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
+  metrics?.setSources({
+    activeSessions: () => store.sessions.countActive(now(), now() - config.session.idle_timeout),
+    openWebSockets: () => websockets.openCount(),
+  });
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own
   // forms, or a caller the guard would let through). The probe has no side effects; the request
   // itself is judged once, as usual, and a refused one is answered without its body.
@@ -433,16 +461,33 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     sessions,
     identityTokens,
     health,
+    metrics,
     async setupLinkIfNeeded(baseUrl: string) {
       if ((await store.users.count()) > 0) return null;
       const token = await createSetupToken(store, now);
       return `${baseUrl.replace(/\/+$/, '')}${prefix}/setup?token=${token}`;
     },
-    async close() {
+    async close(drainMs = config.server.drain_timeout) {
+      draining = true;
+      health.drain();
       clearInterval(sweep);
       clearInterval(keyReload);
+      // Sockets first: a browser told "going away" (1001) reconnects at once, to another instance.
       websockets.close();
-      await app.close();
+      // fastify stops the listener and closes idle keep-alive connections; requests in flight go
+      // on. A connection whose answer ends becomes idle: closed too. After drainMs, everything.
+      const closed = app.close();
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => {
+        logger.warn({ drainMs }, 'requests still in flight after the drain time: closing their connections');
+        server.closeAllConnections();
+      }, drainMs);
+      try {
+        await closed;
+      } finally {
+        clearInterval(idle);
+        clearTimeout(cut);
+      }
       await forwarder.close();
     },
   };

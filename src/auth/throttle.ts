@@ -76,6 +76,8 @@ export class SignInThrottle {
   private readonly locks: KeyedLock;
   /** Addresses with a failure seen here recently: only they pay for a counter lookup on an optimistic attempt. */
   private readonly suspects = new Map<string, number>();
+  /** Told of every attempt refused before its check ran (metrics count them by kind). */
+  onThrottled: ((kind: CredentialKind) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -101,14 +103,14 @@ export class SignInThrottle {
       if (checked.ok) return checked;
       return this.locks.run([counters.account, counters.ip], async () => {
         const verdict = await this.verdict(counters);
-        if (!verdict.allowed) return this.throttled(counters, verdict.retryAfterMs);
+        if (!verdict.allowed) return this.throttled(kind, counters, verdict.retryAfterMs);
         await this.recordFailure(counters);
         return { ok: false, throttled: false, failure: checked.failure };
       });
     }
     return this.locks.run([counters.account, counters.ip], async () => {
       const verdict = await this.verdict(counters);
-      if (!verdict.allowed) return this.throttled(counters, verdict.retryAfterMs);
+      if (!verdict.allowed) return this.throttled(kind, counters, verdict.retryAfterMs);
       const checked = await check();
       if (!checked.ok) {
         await this.recordFailure(counters);
@@ -124,6 +126,7 @@ export class SignInThrottle {
     const counters = keysOf(kind, keys);
     return this.locks.run([counters.account, counters.ip], async () => {
       const verdict = await this.verdict(counters);
+      if (!verdict.allowed) this.onThrottled?.(kind);
       await this.recordFailure(counters);
       return verdict;
     });
@@ -148,7 +151,8 @@ export class SignInThrottle {
     return wait > 0 ? { allowed: false, retryAfterMs: wait } : { allowed: true };
   }
 
-  private throttled(counters: { ip: string }, retryAfterMs: number): { ok: false; throttled: true; retryAfterMs: number } {
+  private throttled(kind: CredentialKind, counters: { ip: string }, retryAfterMs: number): { ok: false; throttled: true; retryAfterMs: number } {
+    this.onThrottled?.(kind);
     this.suspect(counters.ip);
     return { ok: false, throttled: true, retryAfterMs };
   }

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { VERSION } from '../version.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,7 @@ import { HealthFailure, registerHealthCommand } from './health.js';
 export function buildProgram(out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Command {
   const program = new Command('dashgate')
     .description('Authentication gateway for Plotly Dash apps: a login page, sessions and users in front of an unchanged app.')
-    .version('0.1.0')
+    .version(VERSION)
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });

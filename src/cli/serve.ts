@@ -6,6 +6,8 @@ import { openConfiguredStore } from './shared-options.js';
 import type { KeyedLock } from '../auth/keyed-mutex.js';
 import type { ChangeBus } from '../ops/change-bus.js';
 import { createClusterBus, createClusterLock, onShutdownRequest, startWorkerPool } from '../ops/workers.js';
+import { serveMetrics } from '../ops/metrics.js';
+import { ConfigError } from '../errors.js';
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -19,6 +21,8 @@ export interface RunningGateway {
  * no user yet, and warns when cookies cannot be Secure (plain HTTP).
  */
 export async function startGateway(config: Config, logger: Logger = createLogger(config.log), options: { bus?: ChangeBus; lock?: KeyedLock; announce?: boolean } = {}): Promise<RunningGateway> {
+  const servesMetrics = config.metrics.listen !== undefined && !options.lock;
+  const token = servesMetrics ? metricsToken(config) : null;
   const store = await openConfiguredStore(config, logger);
   let gateway: Gateway;
   try {
@@ -32,8 +36,18 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = config.server.public_url ?? `${config.server.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  // The metrics listener: here, unless this is a worker of server.workers (the primary serves them all).
+  const metricsListener = gateway.metrics && servesMetrics
+    ? await serveMetrics({ listen: config.metrics.listen!, token, collect: async () => ({ contentType: gateway.metrics!.registry.contentType, body: await gateway.metrics!.registry.metrics() }), onError: (err) => logger.error({ err }, 'metrics could not be collected') }).catch(async (err: unknown) => {
+        await gateway.close(0);
+        await store.close();
+        throw err;
+      })
+    : null;
+  if (metricsListener) logger.info({ url: metricsListener.url }, 'metrics are served');
   const stop = async () => {
     await gateway.close();
+    await metricsListener?.close();
     await store.close();
   };
   // Worker processes after the first say nothing at start: one announcement (and one setup link) per gateway.
@@ -61,11 +75,25 @@ export async function startGateway(config: Config, logger: Logger = createLogger
  */
 export async function startGateways(config: Config, logger: Logger, workerEnv: Record<string, string> = {}): Promise<{ stop(): Promise<void> }> {
   if (config.server.workers <= 1) return startGateway(config, logger);
+  const token = config.metrics.listen ? metricsToken(config) : null;
   const store = await openConfiguredStore(config, logger);
   await store.close();
   const pool = startWorkerPool({ count: config.server.workers, logger, env: workerEnv });
   logger.info({ workers: config.server.workers }, `starting ${config.server.workers} gateway workers`);
-  return { stop: () => pool.stop() };
+  // One scrape for all workers: prom-client's aggregator asks each worker over the cluster channel.
+  let metricsListener: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  if (config.metrics.listen) {
+    const { AggregatorRegistry } = await import('prom-client');
+    const aggregator = new AggregatorRegistry();
+    metricsListener = await serveMetrics({ listen: config.metrics.listen, token, collect: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }), onError: (err) => logger.error({ err }, 'metrics could not be collected from the workers') });
+    logger.info({ url: metricsListener.url }, 'metrics are served (all workers)');
+  }
+  return {
+    stop: async () => {
+      await pool.stop(config.server.drain_timeout + 5000);
+      await metricsListener?.close();
+    },
+  };
 }
 
 /**
@@ -76,10 +104,26 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   const running = await startGateway(config, logger, { bus: createClusterBus(), lock: createClusterLock(), announce: process.env.DASHGATE_WORKER_ID === '1' });
+  if (running.gateway.metrics) {
+    // Constructing one is what makes prom-client answer the primary's requests in this worker.
+    const { AggregatorRegistry } = await import('prom-client');
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([running.gateway.metrics.registry]);
+  }
   onShutdownRequest(async () => {
     await running.stop();
     process.exit(0);
   });
+}
+
+/** The scrapers' token, when metrics.token_env names one; a named variable that is empty stops start-up. */
+function metricsToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | null {
+  const name = config.metrics.token_env;
+  if (name === undefined) return null;
+  const token = env[name];
+  if (!token) throw new ConfigError([`metrics.token_env: the environment variable ${name} is not set`]);
+  if (token.length < 16) throw new ConfigError([`metrics.token_env: ${name} must hold at least 16 characters`]);
+  return token;
 }
 
 /** Runs `stop` with the signal received (SIGINT/SIGTERM), once; a second signal exits at once. */

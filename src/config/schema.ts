@@ -221,6 +221,8 @@ export const configSchema = z
         trusted_proxies: z.array(ipOrCidr).default([]),
         /** Gateway processes on the port (node:cluster): 1 uses one core; N shares the cores (memory: one gateway each). */
         workers: z.number().int().min(1).max(64).default(1),
+        /** On SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are cut. */
+        drain_timeout: duration('10s'),
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
       })
       .strict()
@@ -419,6 +421,23 @@ export const configSchema = z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+        /** One line per proxied request on stdout, whatever the level: JSON, the combined format web servers write, or off. */
+        access: z.enum(['json', 'combined', 'off']).default('json'),
+        /** Log the query string too (it may hold what users typed; off by default). */
+        access_query: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** host:port of a listener of its own serving Prometheus text at /metrics (off when unset), e.g. 0.0.0.0:9464. */
+        listen: z
+          .string()
+          .regex(/^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464')
+          .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'the port must be at most 65535')
+          .optional(),
+        /** An environment variable holding a token scrapers must send as "Authorization: Bearer …". */
+        token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
       })
       .strict()
       .prefault({}),

@@ -14,7 +14,8 @@ export interface ReadinessPart {
 }
 
 export interface Readiness {
-  status: 'ok' | 'degraded' | 'unavailable';
+  /** `draining`: shutting down, taking no new work (503, so the load balancer sends it elsewhere). */
+  status: 'ok' | 'degraded' | 'unavailable' | 'draining';
   parts: Record<string, PartState>;
 }
 
@@ -34,6 +35,7 @@ export function createHealth(options: { store: Store; upstream: Upstream; timeou
     { name: 'upstream', required: true, check: () => within(timeoutMs, appAnswers(options.upstream, timeoutMs)) },
   ];
   let last: { at: number; result: Promise<Readiness> } | null = null;
+  let draining = false;
 
   async function evaluate(): Promise<Readiness> {
     const states = await Promise.all(parts.map(async (part) => [part, await part.check().catch(() => 'unavailable' as const)] as const));
@@ -43,19 +45,24 @@ export function createHealth(options: { store: Store; upstream: Upstream; timeou
   }
 
   return {
+    /** From now on /ready says `draining` (SIGTERM received). */
+    drain(): void {
+      draining = true;
+    },
     /** Adds a part to the readiness check (Redis). */
     addPart(part: ReadinessPart): void {
       parts.push(part);
       last = null;
     },
     readiness(): Promise<Readiness> {
+      if (draining) return Promise.resolve({ status: 'draining', parts: {} });
       if (!last || now() - last.at >= 1000) last = { at: now(), result: evaluate() };
       return last.result;
     },
     /** Answers `/health` and `/ready` (as `which`); JSON, never cached. */
     async answer(which: 'health' | 'ready', req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = which === 'health' ? { status: 'ok' } : await this.readiness();
-      const status = which === 'health' || body.status !== 'unavailable' ? 200 : 503;
+      const status = which === 'health' || body.status === 'ok' || body.status === 'degraded' ? 200 : 503;
       const text = JSON.stringify(body);
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : text);

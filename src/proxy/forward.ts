@@ -34,6 +34,8 @@ export interface ForwardRequest {
   headers: Record<string, string | string[]>;
   /** The body, when the gateway has already read it (Dash callbacks it judged); else streamed from req. */
   body?: Buffer;
+  /** Told when the app's response headers arrive (the upstream time of the access log and metrics). */
+  onResponse?: () => void;
 }
 
 /**
@@ -64,7 +66,7 @@ export function createForwarder(options: ForwarderOptions) {
   let toldConnectionPerRequest = false;
   let sinceProbe = 0;
 
-  function forward({ req, res, target, headers, body }: ForwardRequest): Promise<void> {
+  function forward({ req, res, target, headers, body, onResponse }: ForwardRequest): Promise<void> {
     // Node's server has already answered any "Expect: 100-continue"; the app must not wait for one.
     delete headers.expect;
     const probing = closesConnections && ++sinceProbe >= 64;
@@ -94,6 +96,7 @@ export function createForwarder(options: ForwarderOptions) {
         fail('UPSTREAM_UNAVAILABLE', err);
       });
       upstreamReq.on('response', (upstreamRes) => {
+        onResponse?.();
         clearTimeout(responseTimer);
         if (answered) return upstreamRes.destroy();
         answered = true;

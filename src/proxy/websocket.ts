@@ -8,6 +8,7 @@ import type { Identity } from '../pipeline/identify.js';
 import type { Guard } from '../pipeline/guard.js';
 import { answerRefusal, type Refusal } from '../pipeline/outcome.js';
 import { refuseUpgrade } from './refusals.js';
+import { encodeClose } from './ws-frames.js';
 import type { Authorizer } from '../pipeline/authorize.js';
 import type { SecondFactorGate } from '../pipeline/second-factor.js';
 import type { RuleMatch } from '../access/rules.js';
@@ -222,7 +223,13 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
           if (endedBy !== null) return;
           endedBy = reason;
           if (relay) relay.close(reason === 'shutdown' ? 1001 : SESSION_ENDED_CODE, reason === 'shutdown' ? 'going away' : `${deps.mark}:${reason}`);
-          else {
+          else if (reason === 'shutdown') {
+            // Frames are passed through unread here: the close frame goes between the app's writes
+            // (a frame the app is half-way through writing is cut, which the client sees as 1006).
+            upstreamSocket.unpipe(socket);
+            upstreamSocket.destroy();
+            socket.end(encodeClose(1001, 'going away', false));
+          } else {
             socket.destroy();
             upstreamSocket.destroy();
           }
@@ -279,6 +286,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
 
   return {
     handleUpgrade,
+    openCount: () => open.size,
     /** Stops re-checking and closes every open socket (gateway shutdown). */
     close() {
       clearInterval(timer);

@@ -9,7 +9,15 @@ export class AuditRepository {
     private readonly now: Clock,
   ) {}
 
+  private listener: ((event: AuditEvent) => void) | null = null;
+
+  /** Told of every event once it is recorded (metrics count sign-ins here). */
+  listen(listener: (event: AuditEvent) => void): void {
+    this.listener = listener;
+  }
+
   async record(event: AuditEvent): Promise<void> {
+    this.listener?.(event);
     await this.db
       .insertInto('audit_log')
       .values({

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync }
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type LogEvent, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -10,6 +10,18 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface OpenedDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** Every query's duration and whether it failed (metrics listen here). */
+  queries: QueryTimings;
+}
+
+/** Told of every query the store runs: how long it took and whether it failed. */
+export class QueryTimings {
+  private listener: ((ms: number, failed: boolean) => void) | null = null;
+  /** Kysely's `log` hook. */
+  readonly log = (event: LogEvent) => this.listener?.(event.queryDurationMillis, event.level === 'error');
+  listen(listener: (ms: number, failed: boolean) => void): void {
+    this.listener = listener;
+  }
 }
 
 /**
@@ -36,7 +48,8 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
     // pg_terminate_backend) on the pool; with no listener Node ends the process. The broken
     // connection is already out of the pool and the next query opens a new one.
     pool.on('error', (err) => options.onPoolError?.(err));
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+    const queries = new QueryTimings();
+    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queries.log }), dialect: 'postgres', queries };
   }
   let file: string;
   if (url !== undefined && url.startsWith('sqlite:')) file = url.slice('sqlite:'.length);
@@ -58,7 +71,8 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   database.pragma('synchronous = NORMAL');
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+  const queries = new QueryTimings();
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }), log: queries.log }), dialect: 'sqlite', queries };
 }
 
 /**

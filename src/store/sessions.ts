@@ -36,6 +36,17 @@ export class SessionRepository {
     return rows.map((row) => ({ ...toRecord(row), username: row.username }));
   }
 
+  /** Sessions not past their absolute expiry nor idle since before `idleBefore`. */
+  async countActive(now: number, idleBefore: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('expires_at', '>', now)
+      .where('last_seen_at', '>=', idleBefore)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async touch(id: string, lastSeenAt: number): Promise<void> {
     await this.db.updateTable('sessions').set({ last_seen_at: lastSeenAt }).where('id', '=', id).execute();
   }

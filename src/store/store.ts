@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { ApiTokenRepository } from './api-tokens.js';
 import { AuditRepository } from './audit.js';
-import { migrateToLatest, openDatabase, type Dialect } from './db.js';
+import { migrateToLatest, openDatabase, type Dialect, type QueryTimings } from './db.js';
 import { EmailTokenRepository } from './email-tokens.js';
 import { FactorRepository } from './factors.js';
 import { GroupRepository } from './groups.js';
@@ -29,6 +29,8 @@ export interface Store {
   readonly emailTokens: EmailTokenRepository;
   readonly factors: FactorRepository;
   readonly sso: SsoRepository;
+  /** Every query's duration and outcome (for metrics). */
+  readonly queries: QueryTimings;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     emailTokens: new EmailTokenRepository(db),
     factors: new FactorRepository(db),
     sso: new SsoRepository(db),
+    queries: opened.queries,
     close: () => db.destroy(),
   };
 }

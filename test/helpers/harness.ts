@@ -82,7 +82,7 @@ export async function dropPostgresSchema(schema: string): Promise<void> {
  */
 export async function startGateway(upstream: string, overrides: ConfigInput = {}, options: { now?: Clock; port?: number; env?: NodeJS.ProcessEnv; postgres?: boolean } = {}): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dashgate-test-'));
-  const config = parseConfig({ ...overrides, upstream, data_dir: dataDir, log: { level: 'silent', format: 'json' } });
+  const config = parseConfig({ ...overrides, upstream, data_dir: dataDir, log: { level: 'silent', format: 'json', access: 'off', ...overrides.log } });
   const schema = options.postgres ? `dg_test_${randomBytes(6).toString('hex')}` : null;
   const store = await openStore({ dataDir, ...(options.now ? { now: options.now } : {}), ...(schema ? { url: POSTGRES_URL, schema } : {}) });
   const gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), ...(options.now ? { now: options.now } : {}), ...(options.env ? { env: options.env } : {}) });

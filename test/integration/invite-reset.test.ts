@@ -464,7 +464,7 @@ describe('password reset throttle under simultaneous requests (PostgreSQL store)
     dataDir = mkdtempSync(join(tmpdir(), 'dashgate-reset-race-'));
     const now = testClock(Date.UTC(2026, 2, 4, 9)).now;
     store = await openStore({ url: POSTGRES_URL, dataDir, schema, now });
-    const config = parseConfig({ upstream: upstream.url, data_dir: dataDir, log: { level: 'silent', format: 'json' }, throttle: { ...NO_IP_THROTTLE, account_free_failures: FREE } });
+    const config = parseConfig({ upstream: upstream.url, data_dir: dataDir, log: { level: 'silent', format: 'json', access: 'off' }, throttle: { ...NO_IP_THROTTLE, account_free_failures: FREE } });
     gateway = await buildApp(config, { store, logger: pino({ level: 'silent' }), now });
     await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
