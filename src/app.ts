@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -78,6 +79,11 @@ export interface GatewayDeps {
   lock?: KeyedLock;
   /** Where request, sign-in, store and upstream figures go (default: created when metrics.listen is set). */
   metrics?: Metrics | null;
+  /**
+   * A server another gateway already listens on (a configuration reload): this gateway serves
+   * it once `attach()` is called, and the one before detaches. Default: a server of its own, served at once.
+   */
+  server?: Server;
 }
 
 export interface Gateway {
@@ -90,6 +96,13 @@ export interface Gateway {
   health: Health;
   /** The gateway's Prometheus metrics, or null when metrics are off. */
   metrics: Metrics | null;
+  /** Starts serving the server given as `deps.server` (the one before must `retire()`). */
+  attach(): void;
+  /**
+   * After a reload: stops serving (the next gateway serves the same server), closes WebSockets
+   * with 1001 so they reconnect under the new configuration; requests in flight finish.
+   */
+  retire(): void;
   /** Prints nothing: returns the one-time setup URL when no user exists yet, else null. */
   setupLinkIfNeeded(baseUrl: string): Promise<string | null>;
   /**
@@ -183,9 +196,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // One node:http server and one handler: the gateway's own pages go to fastify, everything else
   // to the proxy handler, which never enters fastify (its per-request machinery is not needed to forward).
   let ownRoutesHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
-  const server = config.server.tls
-    ? createHttpsServer({ cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) }, dispatch)
-    : createHttpServer(dispatch);
+  const server: Server = deps.server ?? (config.server.tls ? createHttpsServer({ cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) }) : createHttpServer());
+  const clientErrorListeners = server.listenerCount('clientError');
   const app = Fastify({
     loggerInstance: logger,
     // Per-request log lines would cost more than the proxying itself; failures are logged where they happen.
@@ -203,6 +215,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       writeErrorResponse(reply.raw, code, request.headers.accept?.includes('text/html') !== true, branding);
     },
   }) as unknown as FastifyInstance;
+  // fastify adds its client-error answer to the server; a server taken over at a reload has one already.
+  if (deps.server) for (const listener of server.listeners('clientError').slice(clientErrorListeners)) server.off('clientError', listener as () => void);
 
   // Errors are answered the same way everywhere; set before any plugin so every scope inherits them.
   app.setNotFoundHandler(async function notFound(request, reply) {
@@ -417,7 +431,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     mark: refusalMark,
     log: logger,
   });
-  server.on('upgrade', (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void websockets.handleUpgrade(req, socket, head);
   metrics?.setSources({
     activeSessions: () => store.sessions.countActive(now(), now() - config.session.idle_timeout),
     openWebSockets: () => websockets.openCount(),
@@ -425,7 +439,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own
   // forms, or a caller the guard would let through). The probe has no side effects; the request
   // itself is judged once, as usual, and a refused one is answered without its body.
-  server.on('checkContinue', (req, res) => {
+  const onCheckContinue = (req: IncomingMessage, res: ServerResponse) => {
     let scope: RequestScope;
     try {
       scope = resolveScope(req);
@@ -446,7 +460,23 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         dispatch(req, res, scope);
       },
     );
-  });
+  };
+  // A server of its own is served at once; a shared one (a reload) when the caller says so.
+  let attached = false;
+  const attach = () => {
+    if (attached) return;
+    attached = true;
+    server.on('request', dispatch);
+    server.on('upgrade', onUpgrade);
+    server.on('checkContinue', onCheckContinue);
+  };
+  const detach = () => {
+    attached = false;
+    server.off('request', dispatch);
+    server.off('upgrade', onUpgrade);
+    server.off('checkContinue', onCheckContinue);
+  };
+  if (!deps.server) attach();
 
   const sweep = setInterval(() => sessions.sweepExpired().catch((err) => logger.error({ err }, 'session sweep failed')), 10 * 60_000);
   sweep.unref();
@@ -467,6 +497,15 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       const token = await createSetupToken(store, now);
       return `${baseUrl.replace(/\/+$/, '')}${prefix}/setup?token=${token}`;
     },
+    attach,
+    retire() {
+      detach();
+      clearInterval(sweep);
+      clearInterval(keyReload);
+      websockets.close();
+      // Requests this gateway is still forwarding keep their upstream connections; then they go.
+      setTimeout(() => void forwarder.close(), config.server.drain_timeout + 60_000).unref();
+    },
     async close(drainMs = config.server.drain_timeout) {
       draining = true;
       health.drain();
@@ -474,9 +513,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       clearInterval(keyReload);
       // Sockets first: a browser told "going away" (1001) reconnects at once, to another instance.
       websockets.close();
-      // fastify stops the listener and closes idle keep-alive connections; requests in flight go
-      // on. A connection whose answer ends becomes idle: closed too. After drainMs, everything.
-      const closed = app.close();
+      // The listener stops and idle keep-alive connections close; requests in flight go on. A
+      // connection whose answer ends becomes idle: closed too. After drainMs, everything.
+      // (fastify closes the server it listened on; a server taken over at a reload is closed here.)
+      const closed = app.close().then(() => (server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined));
+      server.closeIdleConnections();
       const idle = setInterval(() => server.closeIdleConnections(), 100);
       const cut = setTimeout(() => {
         logger.warn({ drainMs }, 'requests still in flight after the drain time: closing their connections');

@@ -14,7 +14,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { ChildApp } from '../runner/child.js';
 import { findFreePort } from '../runner/free-port.js';
-import { runWorker, startGateway, startGateways, stopOnSignals } from './serve.js';
+import { reloadOnHangup, runWorker, startGateway, startGateways, stopOnSignals } from './serve.js';
 import { addServerOptions, addStoreOptions, configFromFlags, openConfiguredStore, type CommonFlags } from './shared-options.js';
 import { registerGroupCommands } from './groups.js';
 import { registerTokenCommands } from './tokens.js';
@@ -38,9 +38,11 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
       const config = configFromFlags(flags);
       if (!config.upstream) throw new UsageError('no upstream: pass --upstream http://127.0.0.1:8050 or set "upstream" in dashgate.yaml');
       const logger = createLogger(config.log);
-      if (cluster.isWorker) return runWorker(config, logger);
-      const running = await startGateways(config, logger);
+      const reloadConfig = () => configFromFlags(flags);
+      if (cluster.isWorker) return runWorker(config, logger, reloadConfig);
+      const running = await startGateways(config, logger, {}, reloadConfig);
       stopOnSignals(running.stop, logger);
+      reloadOnHangup(running.reload, logger);
     });
 
   addServerOptions(program.command('run').description('start the app on a private port and guard it: dashgate run -- python app.py'))
@@ -50,7 +52,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
       // A worker of server.workers: the primary started the app and put its address in the environment.
       if (cluster.isWorker) {
         const config = configFromFlags(flags);
-        return runWorker(config, createLogger(config.log));
+        return runWorker(config, createLogger(config.log), () => configFromFlags(flags));
       }
       const port = await findFreePort();
       // `{socket}` in the command: the app listens on a Unix socket in a directory only this user
@@ -64,6 +66,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
         process.env.DASHGATE_APP_SECRET ||= randomBytes(32).toString('base64url');
         config = configFromFlags(flags, { upstream, identity_jwt: { app_secret_env: 'DASHGATE_APP_SECRET' } });
       }
+      const runOverrides = { upstream, ...(config.identity_jwt.app_secret_env === 'DASHGATE_APP_SECRET' && process.env.DASHGATE_APP_SECRET ? { identity_jwt: { app_secret_env: 'DASHGATE_APP_SECRET' } } : {}) };
       const logger = createLogger(config.log);
       const child = new ChildApp({ command, port, ...(socketPath ? { socketPath } : {}), logger, startTimeoutMs: Number(flags.startTimeout) * 1000, env: { ...process.env, ...helperEnvironment(config) } });
       logger.info({ command: command.join(' '), ...(socketPath ? { socket: socketPath } : { port }) }, 'starting the app');
@@ -75,13 +78,14 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
       }
       const workerEnv: Record<string, string> = { DASHGATE_UPSTREAM: upstream };
       if (config.identity_jwt.app_secret_env) workerEnv.DASHGATE_IDENTITY_JWT__APP_SECRET_ENV = config.identity_jwt.app_secret_env;
-      const running = await startGateways(config, logger, workerEnv);
+      const running = await startGateways(config, logger, workerEnv, () => configFromFlags(flags, runOverrides));
       // The app gets the signal the gateway got (Ctrl-C stays SIGINT), after the gateway stops taking requests.
       stopOnSignals(async (signal) => {
         await running.stop();
         await child.stop(signal);
         if (socketPath) rmSync(dirname(socketPath), { recursive: true, force: true });
       }, logger);
+      reloadOnHangup(running.reload, logger);
     });
 
   addServerOptions(program.command('demo').description('see Dashgate in front of a small bundled demo app'))
@@ -94,6 +98,7 @@ export function buildProgram(out: (line: string) => void = (line) => process.std
       const config = configFromFlags({ ...flags, dataDir }, { upstream: `http://127.0.0.1:${port}`, branding: { app_name: 'Dashgate demo' } });
       const running = await startGateway(config);
       running.logger.info({ dataDir }, 'demo data directory');
+      reloadOnHangup(running.reload, running.logger);
       stopOnSignals(async () => {
         await running.stop();
         upstream.close();

@@ -5,22 +5,53 @@ import { createLogger } from '../log.js';
 import { openConfiguredStore } from './shared-options.js';
 import type { KeyedLock } from '../auth/keyed-mutex.js';
 import type { ChangeBus } from '../ops/change-bus.js';
-import { createClusterBus, createClusterLock, onShutdownRequest, startWorkerPool } from '../ops/workers.js';
+import { createClusterBus, createClusterLock, onReloadRequest, onShutdownRequest, startWorkerPool } from '../ops/workers.js';
 import { serveMetrics } from '../ops/metrics.js';
 import { ConfigError } from '../errors.js';
 
 export interface RunningGateway {
-  gateway: Gateway;
+  /** The gateway serving now (another one after a reload). */
+  readonly gateway: Gateway;
   url: string;
   logger: Logger;
   stop(): Promise<void>;
+  /** Reads the configuration again and serves with it; false (and the problems logged) when it is not valid. */
+  reload(): Promise<boolean>;
+}
+
+/** Settings a running gateway cannot change: where it listens, its data, its workers and metrics listener. */
+const RESTART_ONLY = ['server.host', 'server.port', 'server.tls', 'server.workers', 'database', 'data_dir', 'metrics'] as const;
+
+/** `next` with the restart-only settings of `running`, and the names of those that differed. */
+function reloadable(running: Config, next: Config): { config: Config; ignored: string[] } {
+  const read = (config: Config, path: string) => JSON.stringify(path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], config));
+  const ignored = RESTART_ONLY.filter((path) => read(running, path) !== read(next, path));
+  const config: Config = {
+    ...next,
+    server: { ...next.server, host: running.server.host, port: running.server.port, tls: running.server.tls, workers: running.server.workers },
+    database: running.database,
+    data_dir: running.data_dir,
+    metrics: running.metrics,
+  };
+  return { config, ignored };
+}
+
+/** Reads the configuration for a reload; null (the problems logged, one line) when it is not valid. */
+export function readReloadedConfig(read: () => Config, logger: Logger): Config | null {
+  try {
+    return read();
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    logger.error({ problems }, `configuration not reloaded, still running with the previous one: ${problems.join('; ')}`);
+    return null;
+  }
 }
 
 /**
  * Opens the store, builds the gateway and listens. Prints the one-time setup link when there is
  * no user yet, and warns when cookies cannot be Secure (plain HTTP).
  */
-export async function startGateway(config: Config, logger: Logger = createLogger(config.log), options: { bus?: ChangeBus; lock?: KeyedLock; announce?: boolean } = {}): Promise<RunningGateway> {
+export async function startGateway(config: Config, logger: Logger = createLogger(config.log), options: { bus?: ChangeBus; lock?: KeyedLock; announce?: boolean; reloadConfig?: () => Config } = {}): Promise<RunningGateway> {
   const servesMetrics = config.metrics.listen !== undefined && !options.lock;
   const token = servesMetrics ? metricsToken(config) : null;
   const store = await openConfiguredStore(config, logger);
@@ -45,13 +76,50 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       })
     : null;
   if (metricsListener) logger.info({ url: metricsListener.url }, 'metrics are served');
+  let current = gateway;
+  let running = config;
   const stop = async () => {
-    await gateway.close();
+    await current.close();
     await metricsListener?.close();
     await store.close();
   };
+  // SIGHUP: a new gateway from the new configuration on the same store (sessions live there) and
+  // the same listening server (connections stay open); the old one stops serving once it is ready.
+  let reloading: Promise<boolean> | null = null;
+  const reload = (): Promise<boolean> =>
+    (reloading ??= (async () => {
+      const read = readReloadedConfig(options.reloadConfig ?? (() => running), logger);
+      if (!read) return false;
+      const { config: next, ignored } = reloadable(running, read);
+      if (ignored.length) logger.warn({ settings: ignored }, `these settings change only at a restart: ${ignored.join(', ')}`);
+      let built: Gateway;
+      try {
+        built = await buildApp(next, { store, logger, server: current.app.server, metrics: current.metrics, ...(options.bus ? { bus: options.bus } : {}), ...(options.lock ? { lock: options.lock } : {}) });
+        await built.app.ready();
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+        logger.error({ problems }, `configuration not reloaded, still running with the previous one: ${problems.join('; ')}`);
+        return false;
+      }
+      const previous = current;
+      built.attach();
+      previous.retire();
+      current = built;
+      running = next;
+      logger.info('configuration reloaded');
+      return true;
+    })().finally(() => (reloading = null)));
+  const handle: RunningGateway = {
+    get gateway() {
+      return current;
+    },
+    url,
+    logger,
+    stop,
+    reload,
+  };
   // Worker processes after the first say nothing at start: one announcement (and one setup link) per gateway.
-  if (options.announce === false) return { gateway, url, logger, stop };
+  if (options.announce === false) return handle;
   logger.info({ url, upstream: config.upstream, database: store.dialect }, `Dashgate is guarding ${config.upstream} at ${url}`);
   if (!url.startsWith('https:')) {
     logger.warn('Serving over plain HTTP: session cookies are not marked Secure. Put Dashgate behind HTTPS (and set server.public_url) before real use.');
@@ -65,7 +133,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     // Printed to the terminal only, on purpose not through the logger (log shipping would keep the secret).
     process.stderr.write(`\n  No users yet. Open this one-time link (valid 1 hour) to create the first administrator:\n\n    ${setupLink}\n\n`);
   }
-  return { gateway, url, logger, stop };
+  return handle;
 }
 
 /**
@@ -73,8 +141,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
  * on the same port, supervised from here (the store is migrated here first, once). `workerEnv`
  * reaches the workers' environment (what `run` decided: the app's address and secret).
  */
-export async function startGateways(config: Config, logger: Logger, workerEnv: Record<string, string> = {}): Promise<{ stop(): Promise<void> }> {
-  if (config.server.workers <= 1) return startGateway(config, logger);
+export async function startGateways(config: Config, logger: Logger, workerEnv: Record<string, string> = {}, reloadConfig?: () => Config): Promise<{ stop(): Promise<void>; reload(): Promise<boolean> }> {
+  if (config.server.workers <= 1) return startGateway(config, logger, reloadConfig ? { reloadConfig } : {});
   const token = config.metrics.listen ? metricsToken(config) : null;
   const store = await openConfiguredStore(config, logger);
   await store.close();
@@ -93,6 +161,12 @@ export async function startGateways(config: Config, logger: Logger, workerEnv: R
       await pool.stop(config.server.drain_timeout + 5000);
       await metricsListener?.close();
     },
+    // Checked here first, so a broken file is reported once; each worker then reloads itself.
+    reload: async () => {
+      if (!readReloadedConfig(reloadConfig ?? (() => config), logger)) return false;
+      pool.reload();
+      return true;
+    },
   };
 }
 
@@ -100,10 +174,12 @@ export async function startGateways(config: Config, logger: Logger, workerEnv: R
  * A worker process of `server.workers`: the gateway, with the change bus and the credential lock
  * held by the primary; it stops when the primary asks (the primary alone handles signals).
  */
-export async function runWorker(config: Config, logger: Logger): Promise<void> {
+export async function runWorker(config: Config, logger: Logger, reloadConfig?: () => Config): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  const running = await startGateway(config, logger, { bus: createClusterBus(), lock: createClusterLock(), announce: process.env.DASHGATE_WORKER_ID === '1' });
+  process.on('SIGHUP', () => {});
+  const running = await startGateway(config, logger, { bus: createClusterBus(), lock: createClusterLock(), announce: process.env.DASHGATE_WORKER_ID === '1', ...(reloadConfig ? { reloadConfig } : {}) });
+  onReloadRequest(() => running.reload());
   if (running.gateway.metrics) {
     // Constructing one is what makes prom-client answer the primary's requests in this worker.
     const { AggregatorRegistry } = await import('prom-client');
@@ -124,6 +200,14 @@ function metricsToken(config: Config, env: NodeJS.ProcessEnv = process.env): str
   if (!token) throw new ConfigError([`metrics.token_env: the environment variable ${name} is not set`]);
   if (token.length < 16) throw new ConfigError([`metrics.token_env: ${name} must hold at least 16 characters`]);
   return token;
+}
+
+/** SIGHUP reloads the configuration (a bad file is reported and the gateway keeps running as it was). */
+export function reloadOnHangup(reload: () => Promise<boolean>, logger: Logger): void {
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    reload().catch((err: unknown) => logger.error({ err }, 'reload failed; still running with the previous configuration'));
+  });
 }
 
 /** Runs `stop` with the signal received (SIGINT/SIGTERM), once; a second signal exits at once. */

@@ -17,7 +17,8 @@ type Message =
   | { dashgate: 'lock'; id: number; keys: string[] }
   | { dashgate: 'unlock'; id: number }
   | { dashgate: 'locked'; id: number }
-  | { dashgate: 'shutdown' };
+  | { dashgate: 'shutdown' }
+  | { dashgate: 'reload' };
 
 function isMessage(value: unknown): value is Message {
   return typeof value === 'object' && value !== null && typeof (value as { dashgate?: unknown }).dashgate === 'string';
@@ -26,6 +27,8 @@ function isMessage(value: unknown): value is Message {
 export interface WorkerPool {
   /** Asks every worker to stop (drain and exit), then waits for them; SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** Asks every worker to read the configuration again (each reloads itself, as after SIGHUP). */
+  reload(): void;
 }
 
 /** In the primary: forks `count` workers, relays their changes and serves their lock, restarts one that dies. */
@@ -72,6 +75,9 @@ export function startWorkerPool(options: { count: number; logger: Logger; env?: 
 
   for (let i = 1; i <= options.count; i++) fork(i);
   return {
+    reload() {
+      for (const worker of Object.values(cluster.workers ?? {})) if (worker?.isConnected()) worker.send({ dashgate: 'reload' });
+    },
     async stop(graceMs = 30_000) {
       stopping = true;
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -144,5 +150,12 @@ export function createClusterLock(): KeyedLock {
 export function onShutdownRequest(stop: () => Promise<void>): void {
   process.on('message', (message: unknown) => {
     if (isMessage(message) && message.dashgate === 'shutdown') void stop();
+  });
+}
+
+/** In a worker: runs `reload` when the primary passes on a SIGHUP. */
+export function onReloadRequest(reload: () => Promise<unknown>): void {
+  process.on('message', (message: unknown) => {
+    if (isMessage(message) && message.dashgate === 'reload') void reload();
   });
 }
