@@ -11,7 +11,9 @@ export interface SplitToken {
 
 /** A fresh `<id>.<secret>` token; both halves base64url from crypto.randomBytes. */
 export function generateToken(): { token: string; id: string; secret: string } {
-  const id = randomBytes(ID_BYTES).toString('base64url');
+  // An id is typed on command lines (`dashgate invite revoke <id>`): one starting with "-" was read as an option.
+  let id = randomBytes(ID_BYTES).toString('base64url');
+  while (id.startsWith('-')) id = randomBytes(ID_BYTES).toString('base64url');
   const secret = randomBytes(SECRET_BYTES).toString('base64url');
   return { token: `${id}.${secret}`, id, secret };
 }

@@ -10,6 +10,10 @@ describe('session tokens', () => {
     assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(Buffer.from(secret, 'base64url').length, 32);
   });
+  it('regression: ids never start with "-", which a command line reads as an option (dashgate invite revoke -0mET…)', () => {
+    // 1 in 64 ids started with "-" before; 5000 draws miss it with probability ~1e-34.
+    for (let i = 0; i < 5000; i++) assert.ok(!generateToken().id.startsWith('-'));
+  });
   it('are different every time', () => {
     const seen = new Set(Array.from({ length: 1000 }, () => generateToken().token));
     assert.equal(seen.size, 1000);
