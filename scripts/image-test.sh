@@ -32,7 +32,8 @@ PODMAN=(podman)
 RUN_OPTS=(--network host --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 
 cleanup() {
-  "${PODMAN[@]}" rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
+  for c in "$NAME" "$NAME-pg1" "$NAME-pg2" "$NAME-pg3"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
+  if [ -n "${PG_DB:-}" ]; then psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database if exists $PG_DB" >/dev/null 2>&1 || true; fi
   "${PODMAN[@]}" volume rm -f "$VOLUME" >/dev/null 2>&1 || true
   if [ -n "$APP_PID" ]; then kill "$APP_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
@@ -147,6 +148,40 @@ check "dashgate users add works in the container (argon2 native module)" sh -c "
 check "anonymous page request is sent to the login page" sh -c "curl -s -o /dev/null -H 'Accept: text/html' -w '%{http_code} %{redirect_url}' http://127.0.0.1:$GW_PORT/ | grep -E '^303 .*/_dashgate/login'"
 check "signed in (HTTP Basic), the request reaches the Dash app" sh -c "curl -sf -u 'alice:correct horse battery staple' http://127.0.0.1:$GW_PORT/_dash-layout | grep -F 'Weather dashboard'"
 check "a wrong password is refused" sh -c "curl -s -o /dev/null -w '%{http_code}' -u 'alice:wrong password here' http://127.0.0.1:$GW_PORT/_dash-layout | grep -x 401"
+
+# Three replicas on one PostgreSQL (the machine's, when it runs): started together, so their
+# migrations race; a user added through one signs in through the others.
+if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
+  PG_DB=dashgate_image_test_$$
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "create database $PG_DB" >/dev/null
+  PG_PORTS=()
+  starting=()
+  for i in 1 2 3; do
+    port=$(free_port)
+    PG_PORTS+=("$port")
+    "${PODMAN[@]}" run -d --name "$NAME-pg$i" "${RUN_OPTS[@]}" \
+      --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+      -e DASHGATE_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$PG_DB" \
+      -e DASHGATE_UPSTREAM="http://127.0.0.1:$APP_PORT" -e DASHGATE_SERVER__PORT="$port" \
+      -v "$WORK/dashgate.yaml:/etc/dashgate/dashgate.yaml:ro" "$IMAGE" >/dev/null 2>>"$WORK/run.log" &
+    starting+=($!)
+  done
+  wait "${starting[@]}"
+  ready_all() { for i in 1 2 3; do "${PODMAN[@]}" exec "$NAME-pg$i" dashgate health --ready >/dev/null 2>&1 || return 1; done; }
+  for _ in $(seq 1 60); do ready_all && break; sleep 1; done
+  check "PostgreSQL: three replicas started together are all ready" ready_all
+  check "PostgreSQL: a user added through replica 1" sh -c "printf 'another fine passphrase\\n' | ${PODMAN[*]} exec -i $NAME-pg1 dashgate users add bob --password-stdin"
+  for i in 2 3; do
+    check "PostgreSQL: ... signs in through replica $i" sh -c "curl -sf -u 'bob:another fine passphrase' http://127.0.0.1:${PG_PORTS[$((i - 1))]}/_dash-layout | grep -F 'Weather dashboard'"
+  done
+  check "PostgreSQL: every migration is applied, each once" sh -c "psql -At -h 127.0.0.1 -U postgres -d $PG_DB -c 'select count(*) from kysely_migration' | grep -x $(ls "$ROOT"/src/store/migrations/postgres/*.sql | wc -l)"
+  if [ "$failed" -gt 0 ]; then "${PODMAN[@]}" logs "$NAME-pg1" 2>&1 | tail -10 | sed 's/^/    pg1 log: /'; fi
+  for i in 1 2 3; do "${PODMAN[@]}" rm -f -t 0 "$NAME-pg$i" >/dev/null 2>&1; done
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database $PG_DB" >/dev/null
+else
+  echo "(no PostgreSQL on 127.0.0.1:5432: replicas on PostgreSQL not checked)"
+fi
+
 kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true; APP_PID=
 check "dashgate health --ready fails with the app down" sh -c "! ${PODMAN[*]} exec $NAME dashgate health --ready"
 check "SIGTERM: the gateway stops and exits 0" sh -c "${PODMAN[*]} stop -t 30 $NAME >/dev/null && ${PODMAN[*]} inspect $NAME --format '{{.State.ExitCode}}' | grep -x 0"
