@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/errors.js';
  * metrics listener, server.drain_timeout): until src/config/schema.ts has them, "unknown setting"
  * is the one problem they may have. Once they exist they are checked like every other setting.
  */
-const PENDING_SETTINGS = new Set(['redis', 'metrics', 'server.drain_timeout']);
+const PENDING_SETTINGS = new Set(['redis']);
 
 /** Whether a config problem is only "unknown setting" for settings in PENDING_SETTINGS. */
 function onlyPendingUnknown(problem: string): boolean {
