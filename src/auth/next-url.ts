@@ -45,7 +45,8 @@ function allowedAbsolute(value: string, origins: readonly string[]): string | nu
     return null;
   }
   const authority = /^https?:\/\/([^/?#]*)/i.exec(value)![1]!;
-  if (url.username !== '' || url.password !== '' || authority.includes('@')) return null;
+  // Userinfo, and escapes a host should never need ("%61pp" is decoded by the parser): refused, not interpreted.
+  if (url.username !== '' || url.password !== '' || /[@%]/.test(authority)) return null;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   return origins.includes(url.origin) ? url.href : null;
 }

@@ -32,7 +32,7 @@ const httpUrl = z.string().refine((value) => {
 const httpOrigin = z.string().refine((value) => {
   try {
     const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '');
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '').toLowerCase();
   } catch {
     return false;
   }
