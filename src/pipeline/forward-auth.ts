@@ -83,6 +83,13 @@ export function readForwardedRequest(req: IncomingMessage, auth: RequestScope): 
   };
 }
 
+/** Every header an allowed answer carries, for the front proxy to copy (docs/forward-auth.md lists them). */
+export const ANSWER_HEADERS = [
+  'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups',
+  'remote-user', 'remote-email', 'remote-name', 'remote-groups', 'x-dashgate-jwt', 'x-dashgate-app-token',
+] as const;
+const EMPTY_IDENTITY: Readonly<Record<string, string>> = Object.freeze(Object.fromEntries(ANSWER_HEADERS.map((name) => [name, ''])));
+
 export interface ForwardAuthDeps {
   guard: Guard;
   prefix: string;
@@ -147,7 +154,10 @@ export function createForwardAuthHandler(deps: ForwardAuthDeps) {
       const answer = answerRefusal(result.refusal, { prefix, next: nextFor(scope), scripted, appName: deps.appName, requestId: auth.id });
       return refuse(req, res, styled(answer, style), result.identity, path);
     }
-    const headers: Record<string, string | string[]> = { ...identityHeaders(result.identity) };
+    // Every name, empty when it has no value (nobody signed in, no email): a front proxy that copies
+    // a header the answer lacks may copy something else (Caddy before 2.10 sends its placeholder
+    // text "{http.reverse_proxy.header.X-Forwarded-User}", and a client's own copy stays).
+    const headers: Record<string, string | string[]> = { ...EMPTY_IDENTITY, ...identityHeaders(result.identity) };
     await deps.signIdentity(result.identity, headers);
     res.writeHead(200, { ...headers, 'cache-control': 'no-store', 'content-length': 0, 'x-request-id': auth.id });
     res.end();
