@@ -29,7 +29,7 @@ let dashLogDir: string;
 let recorder: Awaited<ReturnType<typeof startRecordingUpstream>>;
 /** In front of the Dash app: analysts only. */
 let gwDash: TestGateway;
-/** In front of the recorder: /public/** public, /admin/** admins, /readonly/** GET only, default signed in. */
+/** In front of the recorder: host public-host.example public, /public/** public, /admin/** admins, /readonly/** GET only, default signed in. */
 let gwRules: TestGateway;
 let nginx: FrontProxy;
 let caddy: FrontProxy;
@@ -47,6 +47,8 @@ before(async () => {
     ...forward,
     access: {
       rules: [
+        // Believing a client's X-Forwarded-Host would make everything public.
+        { host: 'public-host.example', path: '/**', policy: 'public' },
         { path: '/public/**', policy: 'public' },
         { path: '/admin/**', groups: ['admins'] },
         { path: '/readonly/**', methods: ['GET'], policy: 'authenticated' },
@@ -294,7 +296,9 @@ for (const name of ['nginx', 'caddy'] as const) {
         { 'x-original-url': '/public/x' },
         { 'x-original-uri': '/public/x' },
         { 'x-rewrite-url': '/public/x' },
-        { 'x-forwarded-uri': '/public/x', 'x-original-url': '/public/x', 'x-forwarded-method': 'GET', 'x-forwarded-host': 'elsewhere.example', 'x-forwarded-proto': 'https' },
+        { 'x-forwarded-host': 'public-host.example' },
+        { forwarded: 'host=public-host.example', 'x-forwarded-server': 'public-host.example', 'x-host': 'public-host.example' },
+        { 'x-forwarded-uri': '/public/x', 'x-original-url': '/public/x', 'x-forwarded-method': 'GET', 'x-forwarded-host': 'public-host.example', 'x-forwarded-proto': 'https' },
       ];
       for (const spoof of spoofs) {
         for (const cookie of [undefined, bob]) {
@@ -333,6 +337,14 @@ for (const name of ['nginx', 'caddy'] as const) {
       assert.equal(home.headers['remote-user'], 'bob');
       assert.ok(!home.headers['x-forwarded-groups'] && !home.headers['remote-groups'], 'bob has no groups');
       assert.match(String(home.headers['x-dashgate-jwt']), /^ey/);
+    });
+
+    it('the check asked through the front proxy\'s route to the gateway names nothing: the client\'s X-Forwarded-* are removed there', async () => {
+      for (const path of ['/_dashgate/auth', '/_dashgate/auth/nginx']) {
+        const res = await send(fronts[name].rules, path, { headers: { cookie: bob, 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/home' } });
+        assert.notEqual(res.status, 200, path);
+        assert.equal(res.headers['x-dashgate-jwt'], undefined, 'no signed identity handed to the client');
+      }
     });
 
     it('control: an admin does reach /admin, with the identity headers (so the assertions above can fail)', async () => {

@@ -38,6 +38,10 @@ export function nginxServerBlock(options: { port: number; gateway: string; app: 
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
+            # The check reached this way would name whatever the client wrote: name nothing.
+            proxy_set_header X-Forwarded-Uri "";
+            proxy_set_header X-Forwarded-Method "";
+            proxy_set_header X-Forwarded-Host "";
         }
 
         # The check itself: only nginx reaches it (internal). The original request is named in
@@ -90,7 +94,11 @@ http://127.0.0.1:${options.port} {
 	route {
 		# The gateway's own pages: on the app's host, never behind forward_auth.
 		handle /_dashgate/* {
-			reverse_proxy ${options.gateway}
+			reverse_proxy ${options.gateway} {
+				# The check reached this way would name whatever the client wrote: name nothing.
+				header_up -X-Forwarded-Uri
+				header_up -X-Forwarded-Method
+			}
 		}
 		# Caddy before 2.10 leaves a client's copy of a header in place when the auth answer
 		# lacks it (a public path, nobody signed in): remove every identity header first.
