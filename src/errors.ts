@@ -12,6 +12,7 @@ export const ERROR_TABLE = {
   BAD_UPGRADE: { status: 400, title: 'Bad request', detail: 'A request with a body cannot be an upgrade, and only a GET can open a WebSocket.' },
   FORWARD_AUTH_UNTRUSTED: { status: 403, title: 'Request refused', detail: 'Forward-auth checks are answered only for the front proxies listed in server.trusted_proxies.' },
   FORWARD_AUTH_HEADERS: { status: 400, title: 'Bad request', detail: 'A forward-auth check needs exactly one each of X-Forwarded-Method, X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri, well formed.' },
+  FORWARD_AUTH_OVERRIDE: { status: 400, title: 'Bad request', detail: 'The request carries a header that can make an app read another path or method (X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override and the like); the front proxy would pass it on, so it is refused.' },
   FORWARD_AUTH_OWN_PATH: { status: 400, title: 'Bad request', detail: "The gateway's own pages are not judged by forward-auth: route the prefix (/_dashgate/) to Dashgate without the auth check." },
   FORWARD_AUTH_NEEDS_BODY: { status: 403, title: 'Not available', detail: 'This request is judged by its body (a Dash callback while access or callback rules exist), which forward-auth never sees: serve the app through the gateway itself.' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large', detail: 'The request body is larger than the gateway accepts.' },

@@ -29,9 +29,19 @@ export interface ForwardedRequest {
 /**
  * The headers the original request is read from: the names Caddy and Traefik send, and what
  * docs/forward-auth.md has nginx set. X-Original-URL, X-Original-Method, X-Rewrite-URL and the
- * like are never read: a front proxy passes them on from the client unless told otherwise.
+ * like are never read (a front proxy passes them on from the client unless told otherwise); a
+ * check that carries one is refused.
  */
 export const FORWARDED_HEADERS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'] as const;
+
+/**
+ * Headers that make some frameworks read another path or method than the request line's (the
+ * X-Original-URL bypass: Symfony, Laravel, IIS URL Rewrite; method overrides: Rails, Express).
+ * In proxy mode the gateway removes them; here the front proxy forwards the request, with
+ * whatever the client sent, so a check that carries one (the front proxy passes the client's
+ * headers to the check) is refused rather than judged by a path the app may not use.
+ */
+const OVERRIDE_HEADERS = ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-method', 'x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
 // RFC 9110 §9.1: methods are case-sensitive tokens; every method a front proxy reports is upper case.
 const METHOD = /^[A-Z][A-Z-]{0,31}$/;
@@ -42,7 +52,8 @@ const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 
 /**
  * Reads the original request from a trusted front proxy's headers, or throws a coded error:
- * FORWARD_AUTH_HEADERS when one is missing, repeated or malformed, BAD_PATH when the URI is not
+ * FORWARD_AUTH_HEADERS when one is missing, repeated or malformed, FORWARD_AUTH_OVERRIDE when
+ * the request carries a path or method override (OVERRIDE_HEADERS), BAD_PATH when the URI is not
  * one the gateway can judge exactly as the app will read it, BAD_REQUEST when an absolute-form
  * URI names another host than X-Forwarded-Host. The caller has checked that the peer is trusted.
  *
@@ -62,6 +73,7 @@ export function readForwardedRequest(req: IncomingMessage, auth: RequestScope): 
     if (typeof value !== 'string' || value === '' || countHeader(req.rawHeaders, name) !== 1) throw new GatewayError('FORWARD_AUTH_HEADERS');
     values[name] = value;
   }
+  if (OVERRIDE_HEADERS.some((name) => req.headers[name] !== undefined)) throw new GatewayError('FORWARD_AUTH_OVERRIDE');
   const method = values['x-forwarded-method']!;
   const proto = PROTOS[values['x-forwarded-proto']!.toLowerCase()];
   const host = values['x-forwarded-host']!;

@@ -313,6 +313,14 @@ for (const name of ['nginx', 'caddy'] as const) {
       assert.deepEqual(recorder.requests.filter((r) => r.url.startsWith('/readonly')).map((r) => `${r.method} ${r.url}`), []);
     });
 
+    it('a path or method override sent by the client never reaches the app, not even on a public page', async () => {
+      for (const [header, value] of [['x-original-url', '/admin/secret'], ['x-rewrite-url', '/admin/secret'], ['x-original-uri', '/admin/secret'], ['x-http-method-override', 'DELETE'], ['x-method-override', 'DELETE'], ['x-original-method', 'DELETE']] as const) {
+        const res = await send(fronts[name].rules, '/public/override', { headers: { [header]: value } });
+        assert.notEqual(res.status, 200, header);
+      }
+      assert.deepEqual(recorder.requests.filter((r) => r.url === '/public/override').map((r) => r.rawHeaders.join(' ')), []);
+    });
+
     it('duplicate headers from the client: the proxy sends one copy of its own, and the protected path stays protected', async () => {
       const host = new URL(fronts[name].rules).host;
       for (const cookie of [undefined, bob]) {

@@ -19,13 +19,13 @@ export interface FrontProxy {
 }
 
 /** The identity headers Dashgate answers with; the front proxy copies them onto the app's request. */
-export const IDENTITY_HEADERS = ['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Preferred-Username', 'X-Forwarded-Groups', 'Remote-User', 'Remote-Email', 'Remote-Name', 'Remote-Groups', 'X-Dashgate-Jwt'];
+export const IDENTITY_HEADERS = ['X-Forwarded-User', 'X-Forwarded-Email', 'X-Forwarded-Preferred-Username', 'X-Forwarded-Groups', 'Remote-User', 'Remote-Email', 'Remote-Name', 'Remote-Groups', 'X-Dashgate-Jwt', 'X-Dashgate-App-Token'];
 
 /** The nginx `server` block of docs/forward-auth.md: `gateway` and `app` are host:port. */
 export function nginxServerBlock(options: { port: number; gateway: string; app: string }): string {
   const copy = IDENTITY_HEADERS.map((name) => {
     const variable = `dashgate_${name.toLowerCase().replaceAll('-', '_')}`;
-    return `        auth_request_set $${variable} $upstream_http_${name.toLowerCase().replaceAll('-', '_')};\n        proxy_set_header ${name} $${variable};`;
+    return `            auth_request_set $${variable} $upstream_http_${name.toLowerCase().replaceAll('-', '_')};\n            proxy_set_header ${name} $${variable};`;
   }).join('\n');
   return `
     server {
@@ -111,6 +111,7 @@ http://127.0.0.1:${options.port} {
 		request_header -Remote-Name
 		request_header -Remote-Groups
 		request_header -X-Dashgate-Jwt
+		request_header -X-Dashgate-App-Token
 		request_header -X-Original-URL
 		request_header -X-Original-Method
 		request_header -X-Rewrite-URL

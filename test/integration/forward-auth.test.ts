@@ -224,9 +224,14 @@ describe('forward-auth: who may ask', () => {
       assert.equal(res.headers['x-dashgate'], 'forward_auth_headers');
     }
   });
-  it('X-Original-URL / X-Original-Method / X-Rewrite-URL are never read: the protected path is judged', async () => {
-    const res = await check('/finance/q3', { cookie: bob, headers: { 'x-original-url': '/public/x', 'x-original-method': 'GET', 'x-rewrite-url': '/public/x', 'x-original-uri': '/public/x' } });
-    assert.equal(res.status, 403);
+  it('a path or method override (X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override, …) is refused, never read (the app might read it)', async () => {
+    for (const [name, value] of [['x-original-url', '/public/x'], ['x-original-uri', '/public/x'], ['x-rewrite-url', '/public/x'], ['x-original-method', 'GET'], ['x-http-method-override', 'DELETE'], ['x-http-method', 'DELETE'], ['x-method-override', 'DELETE']] as const) {
+      for (const uri of ['/finance/q3', '/public/x']) {
+        const res = await check(uri, { cookie: alice, headers: { [name]: value } });
+        assert.equal(res.status, 400, `${name} on ${uri}`);
+        assert.equal(res.headers['x-dashgate'], 'forward_auth_override');
+      }
+    }
     // Without X-Forwarded-Uri the check is refused, even with X-Original-URL present.
     const only = await rawRequest(gw.url, '/_dashgate/auth', { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': APP, 'x-original-url': '/public/x' } });
     assert.equal(only.status, 400);
