@@ -308,17 +308,19 @@ for (const name of ['nginx', 'caddy'] as const) {
       }
       // The method judged is the method sent: a POST claiming to be a GET stays a POST.
       const post = await send(fronts[name].rules, '/readonly/doc', { method: 'POST', headers: { cookie: bob, 'x-forwarded-method': 'GET', 'x-original-method': 'GET', 'x-http-method-override': 'GET', 'content-length': '0' } });
-      assert.equal(post.status, 403);
+      assert.ok(post.status === 403 || post.status === 400, String(post.status));
       assert.deepEqual(reachedProtected(/^\/admin(\/|$)/).map((r) => r.url), []);
       assert.deepEqual(recorder.requests.filter((r) => r.url.startsWith('/readonly')).map((r) => `${r.method} ${r.url}`), []);
     });
 
     it('a path or method override sent by the client never reaches the app, not even on a public page', async () => {
       for (const [header, value] of [['x-original-url', '/admin/secret'], ['x-rewrite-url', '/admin/secret'], ['x-original-uri', '/admin/secret'], ['x-http-method-override', 'DELETE'], ['x-method-override', 'DELETE'], ['x-original-method', 'DELETE']] as const) {
-        const res = await send(fronts[name].rules, '/public/override', { headers: { [header]: value } });
-        assert.notEqual(res.status, 200, header);
+        // Refused by the check (nginx passes it the client's headers), or removed by the proxy first (the Caddy config).
+        await send(fronts[name].rules, '/public/override', { headers: { [header]: value } });
       }
-      assert.deepEqual(recorder.requests.filter((r) => r.url === '/public/override').map((r) => r.rawHeaders.join(' ')), []);
+      const overrides = /^(x-original-url|x-rewrite-url|x-original-uri|x-http-method-override|x-method-override|x-original-method)$/i;
+      const arrived = recorder.requests.filter((r) => r.url === '/public/override');
+      assert.deepEqual(arrived.flatMap((r) => r.rawHeaders.filter((h, i) => i % 2 === 0 && overrides.test(h) && r.rawHeaders[i + 1] !== '')), []);
     });
 
     it('duplicate headers from the client: the proxy sends one copy of its own, and the protected path stays protected', async () => {
