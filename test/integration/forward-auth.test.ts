@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
+import { REPO_ROOT } from '../helpers/browser.js';
+import { caddySite, nginxServerBlock } from '../helpers/front-proxy.js';
 import { createUser, rawRequest, signIn, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 
 /**
@@ -276,6 +280,12 @@ describe('forward-auth: configuration', () => {
       () => parseConfig({ upstream: 'http://127.0.0.1:1', server: { trusted_proxies: ['127.0.0.1'] }, forward_auth: { enabled: true }, dash: { callbacks: [{ outputs: ['salary.data'], groups: ['hr'] }] } }),
       (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('dash.callbacks:')),
     );
+  });
+  it('docs/forward-auth.md shows exactly the nginx and Caddy configs the end-to-end tests run', () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs/forward-auth.md'), 'utf8');
+    const addresses = { port: 8080, gateway: '127.0.0.1:8000', app: '127.0.0.1:8050' };
+    assert.ok(doc.includes(nginxServerBlock(addresses).replace(/^ {4}/gm, '').trim()), 'nginx block differs from test/helpers/front-proxy.ts');
+    assert.ok(doc.includes(caddySite(addresses).trim()), 'Caddy site differs from test/helpers/front-proxy.ts');
   });
   it('allowed_origins must be origins', () => {
     assert.throws(() => parseConfig({ upstream: 'http://127.0.0.1:1', forward_auth: { allowed_origins: ['https://app.example.com/path'] } }), ConfigError);
