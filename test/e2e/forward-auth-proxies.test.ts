@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { withoutParams } from '../../src/pipeline/canonical-path.js';
 import { findFreePort } from '../../src/runner/free-port.js';
-import { startGunicorn, stopProcessGroup } from '../helpers/browser.js';
+import { expectText, holdToLoopback, launchChromium, startGunicorn, stopProcessGroup } from '../helpers/browser.js';
 import { caddySite, nginxServerBlock, startCaddy, startNginx, type FrontProxy } from '../helpers/front-proxy.js';
 import { createUser, hiddenFields, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 
@@ -369,6 +369,33 @@ for (const name of ['nginx', 'caddy'] as const) {
     });
   });
 }
+
+describe('in Chromium, through both front proxies', { timeout: 180_000 }, () => {
+  for (const name of ['nginx', 'caddy'] as const) {
+    it(`${name}: sign in, see the Dash app with its callbacks reading who signed in, change the city`, async () => {
+      const browser = await launchChromium();
+      try {
+        const context = await browser.newContext();
+        const offHost: string[] = [];
+        await holdToLoopback(context, offHost);
+        const page = await context.newPage();
+        const base = fronts[name].dash;
+        await page.goto(`${base}/page-2`);
+        assert.equal(new URL(page.url()).pathname, '/_dashgate/login');
+        await page.locator('#username').fill('alice');
+        await page.locator('#password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        await page.waitForURL(`${base}/page-2`);
+        await expectText(page.locator('#whoami'), 'Signed in as alice');
+        await page.getByRole('link', { name: 'Page 1' }).click();
+        await expectText(page.locator('#graph .gtitle'), 'Temperature in Montreal');
+        assert.deepEqual(offHost, []);
+      } finally {
+        await browser.close();
+      }
+    });
+  }
+});
 
 describe('the check sent straight to Dashgate', () => {
   const headers = { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/public/x' };
