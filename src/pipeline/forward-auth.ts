@@ -5,7 +5,7 @@ import type { RefusalPageRenderer } from '../proxy/refusals.js';
 import { writeRefusal } from '../proxy/refusals.js';
 import { canonicalizeTarget } from './canonical-path.js';
 import type { Guard } from './guard.js';
-import { identityHeaders } from './headers.js';
+import { identityHeaders, isReservedHeader } from './headers.js';
 import { userOf, type Identity } from './identify.js';
 import { answerRefusal, isScriptedRequest, type Refusal, type RefusalAnswer } from './outcome.js';
 import { countHeader, isOwnPath, normalizeHost, type RequestScope } from './scope.js';
@@ -35,13 +35,27 @@ export interface ForwardedRequest {
 export const FORWARDED_HEADERS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'] as const;
 
 /**
- * Headers that make some frameworks read another path or method than the request line's (the
- * X-Original-URL bypass: Symfony, Laravel, IIS URL Rewrite; method overrides: Rails, Express).
- * In proxy mode the gateway removes them; here the front proxy forwards the request, with
- * whatever the client sent, so a check that carries one (the front proxy passes the client's
- * headers to the check) is refused rather than judged by a path the app may not use.
+ * Headers a client may not send with a request judged here, in any case and with "_" for "-"
+ * (WSGI servers read `X_Forwarded_User` as `X-Forwarded-User`). The front proxy passes the
+ * client's headers to the check and then the request to the app; in proxy mode the gateway
+ * removes these before the app sees them, here it cannot, so a request carrying one is refused
+ * whatever the front proxy's configuration: identity headers (only Dashgate's answer may set
+ * them), and path or method overrides some frameworks honour (the X-Original-URL bypass:
+ * Symfony, Laravel, IIS URL Rewrite; method overrides: Rails, Express).
  */
-const OVERRIDE_HEADERS = ['x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-method', 'x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+const CLIENT_MAY_NOT_SEND = new Set([
+  'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups', 'x-forwarded-access-token',
+  'remote-user', 'remote-email', 'remote-name', 'remote-groups', 'x-remote-user', 'x-user', 'x-email',
+  'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username',
+  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-method', 'x-original-path',
+  'x-http-method-override', 'x-http-method', 'x-method-override',
+]);
+
+/** Whether a header name (as sent) is one CLIENT_MAY_NOT_SEND, an X-Dashgate- header, or any reserved header spelled with "_". */
+function isRefusedHeader(name: string): boolean {
+  const normalized = name.toLowerCase().replaceAll('_', '-');
+  return CLIENT_MAY_NOT_SEND.has(normalized) || normalized.startsWith('x-dashgate') || (name.includes('_') && isReservedHeader(name));
+}
 
 // RFC 9110 §9.1: methods are case-sensitive tokens; every method a front proxy reports is upper case.
 const METHOD = /^[A-Z][A-Z-]{0,31}$/;
@@ -52,8 +66,8 @@ const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 
 /**
  * Reads the original request from a trusted front proxy's headers, or throws a coded error:
- * FORWARD_AUTH_HEADERS when one is missing, repeated or malformed, FORWARD_AUTH_OVERRIDE when
- * the request carries a path or method override (OVERRIDE_HEADERS), BAD_PATH when the URI is not
+ * FORWARD_AUTH_HEADERS when one is missing, repeated or malformed, FORWARD_AUTH_RESERVED_HEADER when
+ * the request carries a header a client may not send (identity, overrides: CLIENT_MAY_NOT_SEND), BAD_PATH when the URI is not
  * one the gateway can judge exactly as the app will read it, BAD_REQUEST when an absolute-form
  * URI names another host than X-Forwarded-Host. The caller has checked that the peer is trusted.
  *
@@ -73,7 +87,7 @@ export function readForwardedRequest(req: IncomingMessage, auth: RequestScope): 
     if (typeof value !== 'string' || value === '' || countHeader(req.rawHeaders, name) !== 1) throw new GatewayError('FORWARD_AUTH_HEADERS');
     values[name] = value;
   }
-  if (OVERRIDE_HEADERS.some((name) => req.headers[name] !== undefined)) throw new GatewayError('FORWARD_AUTH_OVERRIDE');
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (isRefusedHeader(req.rawHeaders[i]!)) throw new GatewayError('FORWARD_AUTH_RESERVED_HEADER');
   const method = values['x-forwarded-method']!;
   const proto = PROTOS[values['x-forwarded-proto']!.toLowerCase()];
   const host = values['x-forwarded-host']!;

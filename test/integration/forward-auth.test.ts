@@ -154,7 +154,7 @@ describe('forward-auth: the answer', () => {
     assert.equal(res.headers['cache-control'], 'no-store');
   });
   it('allowed anonymously (public path): no identity headers at all', async () => {
-    const res = await check('/public/x', { headers: { 'x-forwarded-user': 'admin' } });
+    const res = await check('/public/x');
     assert.equal(res.status, 200);
     // Present and empty: a front proxy copying them then overwrites whatever the client sent.
     assert.equal(res.headers['x-forwarded-user'], '');
@@ -233,12 +233,22 @@ describe('forward-auth: who may ask', () => {
       for (const uri of ['/finance/q3', '/public/x']) {
         const res = await check(uri, { cookie: alice, headers: { [name]: value } });
         assert.equal(res.status, 400, `${name} on ${uri}`);
-        assert.equal(res.headers['x-dashgate'], 'forward_auth_override');
+        assert.equal(res.headers['x-dashgate'], 'forward_auth_reserved_header');
       }
     }
     // Without X-Forwarded-Uri the check is refused, even with X-Original-URL present.
     const only = await rawRequest(gw.url, '/_dashgate/auth', { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': APP, 'x-original-url': '/public/x' } });
     assert.equal(only.status, 400);
+  });
+  it('a client\'s identity header, in any spelling, is refused even on a public path (the front proxy might pass it to the app)', async () => {
+    for (const name of ['X-Forwarded-User', 'x_forwarded_user', 'Remote_User', 'Remote-Groups', 'X-Forwarded-Groups', 'X-Dashgate-Jwt', 'x_dashgate_app_token', 'X-Auth-Request-User', 'X-User', 'X_Forwarded_Uri', 'X_Forwarded_Host', 'x_real_ip', 'X-Original-Path']) {
+      const res = await check('/public/x', { headers: { [name]: 'alice' } });
+      assert.equal(res.status, 400, name);
+      assert.equal(res.headers['x-dashgate'], 'forward_auth_reserved_header', name);
+    }
+    // What front proxies themselves add is fine.
+    const ok = await check('/public/x', { headers: { 'x-forwarded-for': '203.0.113.9', 'x-real-ip': '203.0.113.9', forwarded: 'for=203.0.113.9', 'x-forwarded-port': '443', 'x-request-id': 'abcdefgh1234' } });
+    assert.equal(ok.status, 200);
   });
   it('an unknown X-Forwarded-Proto is refused', async () => {
     assert.equal((await check('/public/x', { proto: 'gopher' })).status, 400);
