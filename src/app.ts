@@ -331,6 +331,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   });
   const renderRefusalPage: RefusalPageRenderer = (page, status) =>
     renderMessagePage(branding, { ...page, ...(status === 403 ? {} : { action: status >= 500 ? { href: '', label: 'Try again' } : { href: '/', label: 'Go to the start page' } }) });
+  const logLimited = createLogLimiter(logger);
   const handleProxied = createProxyHandler({
     guard,
     forwarder,
@@ -339,7 +340,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     renderPage: renderRefusalPage,
     pageHeaders: PAGE_SECURITY_HEADERS,
     log: logger,
-    logLimited: createLogLimiter(logger),
+    logLimited,
     async upstreamHeaders(req, scope, identity, rule) {
       // Pages are fetched uncompressed so they can be rewritten: every GET while other pages' layouts
       // are removed (a script asking for "/" must not get them compressed), else browser navigations.
@@ -355,7 +356,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // Forward-auth: the front proxy asks, Dashgate judges (pipeline/forward-auth.ts).
   const forwardAuthPaths = new Map<string, ForwardAuthStyle>([[`${prefix}/auth`, 'redirect'], [`${prefix}/auth/nginx`, 'status']]);
   const answerForwardAuth = config.forward_auth.enabled
-    ? createForwardAuthHandler({ guard, prefix, appName: branding.appName, allowedOrigins: nextOrigins, signIdentity, renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, log: logger })
+    ? createForwardAuthHandler({ guard, prefix, appName: branding.appName, allowedOrigins: nextOrigins, signIdentity, renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, log: logger, logLimited })
     : null;
 
   /** Every request: its scope (a path or Host the gateway refuses is answered here), then own routes or the proxy. */

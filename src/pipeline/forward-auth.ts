@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { LogLimited } from '../ops/log-limiter.js';
 import { GatewayError } from '../errors.js';
 import type { RefusalPageRenderer } from '../proxy/refusals.js';
 import { writeRefusal } from '../proxy/refusals.js';
@@ -127,6 +128,8 @@ export interface ForwardAuthDeps {
   renderPage: RefusalPageRenderer;
   pageHeaders: Readonly<Record<string, string>>;
   log: Logger;
+  /** For what anyone can make happen often (checks from untrusted peers): at most one line a second per kind. */
+  logLimited: LogLimited;
 }
 
 /**
@@ -134,6 +137,10 @@ export interface ForwardAuthDeps {
  * holds may pass. Judged by the one guard (transport `forward`), once: throttling and audit
  * happen exactly as for a proxied request. Allowed: 200 with the identity headers, the same
  * names the app gets in proxy mode, for the front proxy to copy onto the request.
+ *
+ * Several apps (`apps:`, later): `readForwardedRequest` knows the host and path before anything
+ * is judged, so the app, and with it the guard and the allowed origins, can be picked from
+ * `scope.hostname` / `scope.path` right there; nothing else here depends on there being one app.
  */
 export function createForwardAuthHandler(deps: ForwardAuthDeps) {
   const { guard, prefix, log } = deps;
@@ -159,7 +166,7 @@ export function createForwardAuthHandler(deps: ForwardAuthDeps) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail({ kind: 'error', code: 'BAD_REQUEST' });
     // An untrusted peer's forwarded headers are never read: anyone could name any request in them.
     if (!auth.peerTrusted) {
-      log.warn({ requestId: auth.id, peer: auth.peerIp }, 'forward-auth check from a peer not in server.trusted_proxies refused');
+      deps.logLimited('warn', 'forward-auth.untrusted', { requestId: auth.id, peer: auth.peerIp }, 'forward-auth check from a peer not in server.trusted_proxies refused');
       return fail({ kind: 'error', code: 'FORWARD_AUTH_UNTRUSTED' });
     }
     let original: ForwardedRequest;
