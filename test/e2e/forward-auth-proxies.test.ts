@@ -366,6 +366,14 @@ for (const name of ['nginx', 'caddy'] as const) {
       }
     });
 
+    it('one request through the proxy is one decision: a wrong API token is audited once', async () => {
+      const failures = async () => (await gwRules.store.audit.list({ action: 'token.failure', limit: 1000 })).length;
+      const before = await failures();
+      const res = await send(fronts[name].rules, '/home', { headers: { authorization: 'Bearer dgt_wrong_wrong_wrong_wrong_wrong_wrong' } });
+      assert.equal(res.status, 401);
+      assert.equal((await failures()) - before, 1);
+    });
+
     it('control: an admin does reach /admin, with the identity headers (so the assertions above can fail)', async () => {
       const res = await send(fronts[name].rules, '/admin/secret', { headers: { cookie: alice } });
       assert.equal(res.status, 200);
