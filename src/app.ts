@@ -33,6 +33,7 @@ import { buildUpstreamHeaders } from './pipeline/headers.js';
 import { createIdentifier, createSessionIdentifier, userOf, type Identity } from './pipeline/identify.js';
 import { answerRefusal, isScriptedRequest } from './pipeline/outcome.js';
 import { createGuard } from './pipeline/guard.js';
+import { createForwardAuthHandler, type ForwardAuthStyle } from './pipeline/forward-auth.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { writeRefusal, type RefusalPageRenderer } from './proxy/refusals.js';
 import { createLogLimiter } from './ops/log-limiter.js';
@@ -146,6 +147,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const branding: Branding = { appName: config.branding.app_name, logoUrl: config.branding.logo_url, prefix };
   const publicOrigin = config.server.public_url ? new URL(config.server.public_url).origin : null;
   const expectedOrigin = (scope: RequestScope) => publicOrigin ?? `${scope.proto}://${scope.host}`;
+  // Where sign-in may send a browser back by absolute URL (forward-auth: the apps' origins).
+  const nextOrigins = [...new Set([...config.forward_auth.allowed_origins, ...(publicOrigin ? [publicOrigin] : [])])];
 
   // One secret for every short-lived browser token (CSRF, second step, passkey ceremony, SSO flow), a key derived per purpose.
   const sealer = await TokenSealer.load(store, now);
@@ -306,6 +309,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     passwordPolicy,
     log: logger,
     jwks: identityTokens ? () => identityTokens.jwks() : null,
+    nextOrigins,
   };
   await app.register(async function ownRoutes(own) {
     own.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -359,6 +363,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   });
   const renderRefusalPage: RefusalPageRenderer = (page, status) =>
     renderMessagePage(branding, { ...page, ...(status === 403 ? {} : { action: status >= 500 ? { href: '', label: 'Try again' } : { href: '/', label: 'Go to the start page' } }) });
+  const logLimited = createLogLimiter(logger);
   const handleProxied = createProxyHandler({
     guard,
     forwarder,
@@ -367,7 +372,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     renderPage: renderRefusalPage,
     pageHeaders: PAGE_SECURITY_HEADERS,
     log: logger,
-    logLimited: createLogLimiter(logger),
+    logLimited,
     metrics,
     async upstreamHeaders(req, scope, identity, rule) {
       // Pages are fetched uncompressed so they can be rewritten: every GET while other pages' layouts
@@ -381,6 +386,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
 
   const healthPath = `${prefix}/health`;
   const readyPath = `${prefix}/ready`;
+  // Forward-auth: the front proxy asks, Dashgate judges (pipeline/forward-auth.ts).
+  const forwardAuthPaths = new Map<string, ForwardAuthStyle>([[`${prefix}/auth`, 'redirect'], [`${prefix}/auth/nginx`, 'status']]);
+  const answerForwardAuth = config.forward_auth.enabled
+    ? createForwardAuthHandler({ guard, prefix, appName: branding.appName, allowedOrigins: nextOrigins, signIdentity, renderPage: renderRefusalPage, pageHeaders: PAGE_SECURITY_HEADERS, log: logger, logLimited })
+    : null;
 
   let draining = false;
   /** Every request: its scope (a path or Host the gateway refuses is answered here), then own routes or the proxy. */
@@ -404,6 +414,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       if ((target === healthPath || target === readyPath) && (req.method === 'GET' || req.method === 'HEAD')) {
         return void health.answer(target === healthPath ? 'health' : 'ready', req, res);
       }
+      const style = answerForwardAuth ? forwardAuthPaths.get(target!) : undefined;
+      if (style) return void answerForwardAuth!(req, res, scope, style);
       scopeOf.set(req, scope);
       return ownRoutesHandler(req, res);
     }

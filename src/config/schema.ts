@@ -28,6 +28,16 @@ const httpUrl = z.string().refine((value) => {
   }
 }, 'expected an http:// or https:// URL');
 
+/** "https://app.example.com" or "http://127.0.0.1:8080": an origin, nothing after it. */
+const httpOrigin = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '').toLowerCase();
+  } catch {
+    return false;
+  }
+}, 'expected an origin such as https://app.example.com (scheme, host and optional port; no path)').transform((value) => new URL(value).origin);
+
 const prefix = z
   .string()
   .regex(/^\/[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/, 'expected a path like "/_dashgate" (no trailing slash)')
@@ -224,6 +234,21 @@ export const configSchema = z
         /** On SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are cut. */
         drain_timeout: duration('10s'),
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Forward-auth (docs/forward-auth.md): nginx `auth_request`, Caddy `forward_auth` and Traefik
+     * `forwardAuth` ask `<prefix>/auth` whether a request may pass, and proxy it themselves.
+     */
+    forward_auth: z
+      .object({
+        enabled: z.boolean().default(false),
+        /**
+         * Origins (scheme://host[:port]) the sign-in may send the browser back to, besides
+         * server.public_url's. Anything else falls back to "/". Apps published by host add theirs.
+         */
+        allowed_origins: z.array(httpOrigin).default([]),
       })
       .strict()
       .prefault({}),
@@ -443,6 +468,12 @@ export const configSchema = z
       .prefault({}),
   })
   .strict()
+  .superRefine((config, ctx) => {
+    if (!config.forward_auth.enabled) return;
+    if (config.server.trusted_proxies.length === 0) ctx.addIssue({ code: 'custom', path: ['forward_auth', 'enabled'], message: 'forward-auth believes the original request only from a front proxy: list its address in server.trusted_proxies' });
+    // Callback rules judge a callback by its body; the front proxy never sends the body to the auth check.
+    if (config.dash.callbacks.length > 0) ctx.addIssue({ code: 'custom', path: ['dash', 'callbacks'], message: 'callback rules need the callback\'s body, which forward-auth never sees: they cannot be enforced with forward_auth.enabled (serve the app through the gateway instead)' });
+  })
   .superRefine((config, ctx) => {
     if (config.password.enabled) return;
     if (config.sso.providers.length === 0) ctx.addIssue({ code: 'custom', path: ['password', 'enabled'], message: 'with passwords off, configure at least one provider under sso.providers' });

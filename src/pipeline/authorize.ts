@@ -120,6 +120,14 @@ export function createAuthorizer(config: Pick<Config, 'access' | 'dash'>, option
     inspectsCallback(req: IncomingMessage, scope: RequestScope): boolean {
       return inspects && req.method === 'POST' && isCallbackPath(scope.matchPath);
     },
+    /**
+     * Whether judging a request with this method and path needs what only a proxy sees: a Dash
+     * callback's body (as `inspectsCallback`) or its WebSocket's messages. Forward-auth sees
+     * neither, so it refuses these.
+     */
+    judgesByContent(method: string, scope: RequestScope): boolean {
+      return inspects && ((method === 'POST' && isCallbackPath(scope.matchPath)) || isWebSocketCallbackPath(scope.matchPath));
+    },
     /** Reads and judges a callback body. Throws PAYLOAD_TOO_LARGE, UNSUPPORTED_ENCODING or BAD_CALLBACK. */
     async checkCallback(req: IncomingMessage, scope: RequestScope, identity: Identity): Promise<CallbackCheck> {
       const body = await readBoundedBody(req, maxBody);

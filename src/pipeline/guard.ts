@@ -11,9 +11,10 @@ import type { SecondFactorGate } from './second-factor.js';
  * How the request arrived. `continue` is an `Expect: 100-continue` probe: judged without any
  * side effect (nothing counted, audited or touched), since the request itself is judged again,
  * once, when it comes. `recheck` is an open WebSocket asking whether its caller may still be
- * there: no activity recorded.
+ * there: no activity recorded. `forward` is a forward-auth check (pipeline/forward-auth.ts): the
+ * request it describes is judged with the original method, and it never has a body to read.
  */
-export type Transport = 'http' | 'upgrade' | 'continue' | 'recheck';
+export type Transport = 'http' | 'upgrade' | 'continue' | 'recheck' | 'forward';
 
 export type GuardResult =
   | { allowed: true; identity: Identity; rule: RuleMatch; callback: CallbackCheck | null }
@@ -34,15 +35,16 @@ export interface GuardDeps {
 export function createGuard(deps: GuardDeps) {
   const { authorizer, secondFactor } = deps;
 
-  return async function guard(req: IncomingMessage, scope: RequestScope, transport: Transport): Promise<GuardResult> {
+  return async function guard(req: IncomingMessage, scope: RequestScope, transport: Transport, options: { method?: string } = {}): Promise<GuardResult> {
     if (authorizer.refusesMcp(scope)) return refused({ kind: 'error', code: 'MCP_REFUSED' }, null);
-    // An upgrade is a GET (RFC 6455 §4.1); callers only pass real handshakes here.
-    const method = transport === 'upgrade' || transport === 'recheck' ? 'GET' : (req.method ?? 'GET');
+    // An upgrade is a GET (RFC 6455 §4.1); callers only pass real handshakes here. A forward-auth
+    // check is itself a GET: the method judged is the one the front proxy reports.
+    const method = transport === 'upgrade' || transport === 'recheck' ? 'GET' : (options.method ?? req.method ?? 'GET');
     const rule = authorizer.match(scope, method);
     const identity = await deps.identify(req, {
       allowBasic: rule.allowBasic,
       clientIp: scope.clientIp,
-      touch: transport === 'http' || transport === 'upgrade',
+      touch: transport === 'http' || transport === 'upgrade' || transport === 'forward',
       sideEffects: transport !== 'continue',
     });
     if (identity.kind === 'rejected') {
@@ -53,6 +55,8 @@ export function createGuard(deps: GuardDeps) {
     if (verdict !== 'allow') return refused({ kind: verdict }, identity);
     const need = await secondFactor.need(identity, rule);
     if (need) return refused({ kind: 'second_factor', need }, identity);
+    // What is judged by its body or messages cannot be judged without them: never let it pass unread.
+    if (transport === 'forward' && authorizer.judgesByContent(method, scope)) return refused({ kind: 'error', code: 'FORWARD_AUTH_NEEDS_BODY' }, identity);
     if (transport !== 'http' || !authorizer.inspectsCallback(req, scope)) return { allowed: true, identity, rule, callback: null };
 
     let callback: CallbackCheck;

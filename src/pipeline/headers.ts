@@ -66,6 +66,16 @@ export function buildUpstreamHeaders(incoming: IncomingHttpHeaders, scope: Reque
   if (scope.host) out['x-forwarded-host'] = scope.host;
   out['x-request-id'] = scope.id;
 
+  Object.assign(out, identityHeaders(identity));
+  return out;
+}
+
+/**
+ * The identity headers for a signed-in caller (none for anyone else): what the app receives in
+ * proxy mode, and what a forward-auth answer hands the front proxy to copy, under the same names.
+ */
+export function identityHeaders(identity: Identity): Record<string, string> {
+  const out: Record<string, string> = {};
   const user = userOf(identity);
   if (user) {
     const username = headerSafe(user.username);

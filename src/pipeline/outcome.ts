@@ -87,7 +87,7 @@ function answerWithoutId(refusal: Refusal, context: { prefix: string; next: stri
  * "cors", including scripts that want the redirect a page would get. A WebSocket upgrade is
  * always scripted. The one definition every transport uses.
  */
-export function isScriptedRequest(req: IncomingMessage, scope: RequestScope): boolean {
+export function isScriptedRequest(req: Pick<IncomingMessage, 'method' | 'headers'>, scope: Pick<RequestScope, 'path'>): boolean {
   const headers = req.headers;
   // A form a browser submits is a navigation: it gets a page, not JSON (a sign-in posted while the
   // store was down got a raw JSON 500). Sec-Fetch-Mode says so; older browsers, by what they send.

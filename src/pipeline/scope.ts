@@ -118,7 +118,8 @@ function stripV4Mapped(ip: string): string {
   return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
 
-function countHeader(rawHeaders: readonly string[], lowerName: string): number {
+/** How many times a header occurs (any case): Node joins repeats, which hides two that disagree. */
+export function countHeader(rawHeaders: readonly string[], lowerName: string): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === lowerName.length && rawHeaders[i]!.toLowerCase() === lowerName) count++;
   return count;

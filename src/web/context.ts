@@ -49,6 +49,8 @@ export interface WebContext {
   now: Clock;
   log: FastifyBaseLogger;
   identify(request: FastifyRequest): Promise<Identity>;
+  /** Origins besides the gateway's own that `next` may name after sign-in (forward-auth: the apps' hosts). */
+  nextOrigins: readonly string[];
   /** The origin browsers must show in Origin for a form post to be accepted. */
   expectedOrigin(scope: RequestScope): string;
   /** The JWKS document of the identity JWT, or null when the JWT is off. */

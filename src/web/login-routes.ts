@@ -21,7 +21,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
 
   app.get(loginPath, async function showLoginPage(request, reply) {
     const query = request.query as Record<string, unknown>;
-    const next = safeNextPath(query.next);
+    const next = safeNextPath(query.next, '/', ctx.nextOrigins);
     const identity = await ctx.identify(request);
     if (identity.kind === 'user') return reply.redirect(next, 303);
     const info = query.signed_out === '1' ? 'You have signed out.' : query.reset === '1' ? 'Your password was changed and every other sign-in ended. Sign in with the new password.' : undefined;
@@ -35,7 +35,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
 
   app.post(loginPath, async function signIn(request, reply) {
     const body = request.body;
-    const next = safeNextPath(formField(body, 'next'));
+    const next = safeNextPath(formField(body, 'next'), '/', ctx.nextOrigins);
     const username = formField(body, 'username');
     const json = wantsJson(request);
     const refuse = async (status: number, message: string, error = status === 429 ? 'throttled' : status === 403 ? 'csrf_failed' : 'invalid_credentials') =>
@@ -72,7 +72,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
   });
 
   app.get(`${loginPath}/mfa`, async function showMfa(request, reply) {
-    const next = safeNextPath((request.query as Record<string, unknown>).next);
+    const next = safeNextPath((request.query as Record<string, unknown>).next, '/', ctx.nextOrigins);
     const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     if (!challenge) return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
     return sendPage(reply, 200, renderMfaPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), next, ...(await factorsOf(ctx, challenge.userId)), secondStep: true }));
@@ -80,7 +80,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
 
   app.post(`${loginPath}/mfa`, async function completeSecondStep(request, reply) {
     const body = request.body;
-    const next = safeNextPath(formField(body, 'next'));
+    const next = safeNextPath(formField(body, 'next'), '/', ctx.nextOrigins);
     const challenge = await ctx.mfaChallenge.open(readCookie(request.headers.cookie, MFA_COOKIE));
     const user = challenge ? await ctx.store.users.findById(challenge.userId) : null;
     if (!challenge || !user || user.status !== 'active') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
@@ -106,7 +106,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
   // Step-up: a signed-in session asked for its second factor by a rule with `mfa: true`. Success
   // replaces the session with a new one that records the factor.
   app.get(`${ctx.prefix}/stepup`, async function showStepUp(request, reply) {
-    const next = safeNextPath((request.query as Record<string, unknown>).next);
+    const next = safeNextPath((request.query as Record<string, unknown>).next, '/', ctx.nextOrigins);
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
     const totp = (await ctx.store.factors.totp(identity.user.id))?.confirmedAt != null;
@@ -117,7 +117,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
 
   app.post(`${ctx.prefix}/stepup`, async function stepUp(request, reply) {
     const body = request.body;
-    const next = safeNextPath(formField(body, 'next'));
+    const next = safeNextPath(formField(body, 'next'), '/', ctx.nextOrigins);
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return reply.redirect(`${loginPath}?next=${encodeURIComponent(next)}`, 303);
     const again = async (status: number, error: string) => sendPage(reply, status, renderMfaPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), next, error, stepUp: true }));

@@ -153,7 +153,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     const user = result.value;
     reply.header('set-cookie', sealCookie('', 0));
     await startSession(ctx, request, reply, user, 'passkey');
-    return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
+    return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next'), '/', ctx.nextOrigins) });
   });
 
   // ---- second step after a password or SSO sign-in (the challenged user's own passkeys) -----
@@ -192,6 +192,6 @@ export function registerPasskeyRoutes(app: FastifyInstance, ctx: WebContext, sea
     reply.header('set-cookie', sealCookie('', 0)).header('set-cookie', mfaCookie(ctx, '', 0));
     const session = await startSession(ctx, request, reply, user, `${challenge.firstFactor}+passkey`);
     await keepCarriedIdToken(ctx, request, reply, session, challenge.firstFactor);
-    return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next')) });
+    return reply.header('cache-control', 'no-store').send({ ok: true, next: safeNextPath(formField(request.body, 'next'), '/', ctx.nextOrigins) });
   });
 }

@@ -32,7 +32,7 @@ export function registerSsoRoutes(app: FastifyInstance, ctx: WebContext, client:
   app.get(`${base}/:provider/start`, async function startSso(request, reply) {
     const provider = client.provider((request.params as { provider: string }).provider);
     if (!provider) return sendPage(reply, 404, renderMessagePage(ctx.branding, { title: 'Unknown sign-in provider', message: 'This sign-in option does not exist. Choose one on the sign-in page.', action: { href: `${ctx.prefix}/login`, label: 'Sign in' } }));
-    const next = safeNextPath((request.query as Record<string, unknown>).next);
+    const next = safeNextPath((request.query as Record<string, unknown>).next, '/', ctx.nextOrigins);
     try {
       const { url, flow } = await client.begin(provider, next);
       return reply.header('set-cookie', flowCookie(await seal.seal(flow), FlowSeal.TTL_MS / 1000)).header('cache-control', 'no-store').redirect(url, 303);

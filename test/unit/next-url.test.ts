@@ -32,3 +32,30 @@ describe('safeNextPath (open-redirect prevention)', () => {
     assert.equal(safeNextPath('//evil', '/home'), '/home');
   });
 });
+
+describe('safeNextPath with configured origins (forward-auth: sign-in returns to an app on another host)', () => {
+  const origins = ['https://app.example.com', 'http://127.0.0.1:8080'];
+  it('keeps absolute URLs on a configured origin, serialised', () => {
+    assert.equal(safeNextPath('https://app.example.com/x?y=1#z', '/', origins), 'https://app.example.com/x?y=1#z');
+    assert.equal(safeNextPath('https://APP.example.com', '/', origins), 'https://app.example.com/');
+    assert.equal(safeNextPath('http://127.0.0.1:8080/r', '/', origins), 'http://127.0.0.1:8080/r');
+    assert.equal(safeNextPath('/relative', '/', origins), '/relative', 'relative paths still work');
+  });
+  it('refuses every other origin, scheme and spelling (regression: open redirect)', () => {
+    const attacks = [
+      'https://evil.example/', 'https://app.example.com.evil.example/', 'https://evil.example/https://app.example.com/',
+      'http://app.example.com/', 'https://app.example.com:8443/', 'http://127.0.0.1:8081/', 'https://127.0.0.1:8080/',
+      'https://app.example.com@evil.example/', 'https://user:pw@app.example.com/', 'https://evil.example#@app.example.com/', 'https://evil.example?@app.example.com/',
+      'https://evil.example\\@app.example.com/', 'https://app.example.com\\@evil.example/', 'https:\\\\evil.example', 'https:/\\evil.example',
+      'https:evil.example', 'https:app.example.com', 'https:/app.example.com/', 'https:///app.example.com', '//app.example.com/', '///app.example.com/', '/\\app.example.com/',
+      '/\\evil', '//evil', 'javascript:alert(1)', 'javascript://app.example.com/%0aalert(1)', 'JAVASCRIPT:alert(1)', 'data:text/html,x', 'vbscript:msgbox', 'ftp://app.example.com/',
+      'ws://app.example.com/', 'blob:https://app.example.com/uuid', ' https://app.example.com/', 'https://app.example.com /', '\thttps://app.example.com/',
+      'https://app.exa\tmple.com/', 'https://app.example.com\n.evil.example/', 'https://%61pp.example.com/', 'https://app%2eexample.com/', 'https://app.example.com%2f@evil.example/',
+      'https://[::1]/', 'https://xn--pp-example-ssa.com/', 'app.example.com/x', 'evil.example',
+    ];
+    for (const attack of attacks) assert.equal(safeNextPath(attack, '/', origins), '/', attack);
+  });
+  it('accepts no absolute URL at all without configured origins', () => {
+    assert.equal(safeNextPath('https://app.example.com/x'), '/');
+  });
+});
