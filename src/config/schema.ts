@@ -222,8 +222,21 @@ export const configSchema = z
         /** Gateway processes on the port (node:cluster): 1 uses one core; N shares the cores (memory: one gateway each). */
         workers: z.number().int().min(1).max(64).default(1),
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        /** A client must send its whole request head within this (slowloris: a head sent byte by byte is cut). */
+        headers_timeout: duration('15s'),
+        /** ... and its whole request, body included, within this (0: no limit; large uploads on slow links need time). */
+        request_timeout: duration('300s'),
+        /** An idle keep-alive connection is closed after this; behind a load balancer, make it longer than the balancer's idle timeout. */
+        keep_alive_timeout: duration('5s'),
+        /** Largest request head (request line and headers) accepted; a larger one gets 431. */
+        max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+        /** Headers read per request; any beyond are dropped unread. */
+        max_headers_count: z.number().int().min(16).max(2000).default(200),
       })
       .strict()
+      .superRefine((server, ctx) => {
+        if (server.request_timeout > 0 && server.headers_timeout > server.request_timeout) ctx.addIssue({ code: 'custom', path: ['headers_timeout'], message: 'must not be longer than server.request_timeout' });
+      })
       .prefault({}),
     database: z
       .object({
@@ -244,6 +257,13 @@ export const configSchema = z
         cache_ttl: duration('5s'),
         /** Last-seen is written to the store at most this often per session. */
         touch_interval: duration('60s'),
+        /**
+         * The store is unavailable and a session's cache time is over: `refuse` (503
+         * STORE_UNAVAILABLE) or `grace` (let in for outage_grace more, if checked within
+         * cache_ttl + outage_grace; a revocation made on another instance meanwhile is not seen).
+         */
+        store_outage: z.enum(['refuse', 'grace']).default('refuse'),
+        outage_grace: duration('5m').refine((ms) => ms <= 3_600_000, 'must be at most 1h (a session the store cannot confirm is let in for this long)'),
       })
       .strict()
       .prefault({}),
