@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import WebSocket, { WebSocketServer } from 'ws';
 import { buildApp, type Gateway } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -79,6 +80,19 @@ function postSignIn(base: string, fields: Record<string, string>, headers: Recor
   return send(base, 'POST', '/_dashgate/login', { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)), origin: base, ...headers }, body);
 }
 
+/** Opens a WebSocket through the gateway: the socket, or the status of the refusal. */
+function openSocket(base: string, cookie: string): Promise<WebSocket | number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base.replace('http:', 'ws:')}/ws`, { headers: { cookie } });
+    ws.on('open', () => resolve(ws));
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.on('error', reject);
+  });
+}
+
 async function readiness(base: string): Promise<{ status: number; body: { status: string; parts: Record<string, string> } }> {
   const res = await fetch(`${base}/_dashgate/ready`);
   return { status: res.status, body: (await res.json()) as { status: string; parts: Record<string, string> } };
@@ -95,6 +109,7 @@ async function readinessBecomes(base: string, want: string): Promise<{ status: n
 
 describe('PostgreSQL stopped and started under a running gateway', { timeout: 120_000 }, () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let wss: WebSocketServer;
   let refuse: Running;
   let grace: Running;
   const cookies: Record<string, string> = {};
@@ -104,6 +119,7 @@ describe('PostgreSQL stopped and started under a running gateway', { timeout: 12
     own = await startOwnPostgres();
     if (typeof own === 'string') return;
     upstream = await startRecordingUpstream();
+    wss = new WebSocketServer({ server: upstream.server });
     refuse = await startOn(own.url, upstream.url, { session: { cache_ttl: '5s' } });
     grace = await startOn(own.url, upstream.url, { session: { cache_ttl: '5s', store_outage: 'grace', outage_grace: '60s' } });
     for (const [name, gw] of [['refuse', refuse], ['grace', grace]] as const) {
@@ -119,6 +135,7 @@ describe('PostgreSQL stopped and started under a running gateway', { timeout: 12
   after(async () => {
     await refuse?.close();
     await grace?.close();
+    wss?.close();
     await upstream?.close();
     if (typeof own !== 'string') await own?.destroy();
   });
@@ -127,6 +144,10 @@ describe('PostgreSQL stopped and started under a running gateway', { timeout: 12
     if (typeof own === 'string') return t.skip(own);
     assert.equal((await readiness(refuse.url)).body.status, 'ok');
     assert.equal((await get(refuse.url, '/dash', page(cookies['refuse.alice']))).status, 200);
+    const aliceSocket = (await openSocket(grace.url, cookies['grace.alice']!)) as WebSocket;
+    const bobSocket = (await openSocket(grace.url, cookies['grace.bob']!)) as WebSocket;
+    assert.equal(aliceSocket.readyState, WebSocket.OPEN);
+    const bobSocketClosed = new Promise<void>((resolve) => bobSocket.once('close', () => resolve()));
 
     await own.stop();
 
@@ -159,6 +180,9 @@ describe('PostgreSQL stopped and started under a running gateway', { timeout: 12
     // store, but this instance drops its copy, so grace never lets that session in again.
     const bobSession = cookies['grace.bob']!.split('=')[1]!.split('.')[0]!;
     await assert.rejects(grace.gateway.sessions.invalidateSession(bobSession), (err: { code?: string }) => err.code === 'STORE_UNAVAILABLE');
+    // bob's open WebSocket cannot be confirmed any more: closed. alice's stays.
+    await bobSocketClosed;
+    assert.equal(aliceSocket.readyState, WebSocket.OPEN);
 
     clock.advance(CACHE_TTL + 1_000);
     const refused = await get(refuse.url, '/dash', page(cookies['refuse.alice']));
@@ -168,6 +192,7 @@ describe('PostgreSQL stopped and started under a running gateway', { timeout: 12
     const refusedScript = await get(refuse.url, '/_dash-update-component', script(cookies['refuse.alice']));
     assert.equal(refusedScript.status, 503);
     assert.equal(JSON.parse(refusedScript.body).error, 'store_unavailable');
+    assert.equal(await openSocket(refuse.url, cookies['refuse.alice']!), 503, 'refuse: a WebSocket upgrade too');
     assert.equal((await get(grace.url, '/dash', page(cookies['grace.alice']))).status, 200, 'grace: still let in');
     assert.equal((await get(grace.url, '/dash', page(cookies['grace.bob']))).status, 503, 'grace: a session ended here is never let in from memory');
 
@@ -186,5 +211,6 @@ describe('PostgreSQL stopped and started under a running gateway', { timeout: 12
     }
     assert.equal((await get(refuse.url, '/dash', page(cookies['refuse.alice']))).status, 200);
     assert.equal((await get(grace.url, '/dash', page(cookies['grace.alice']))).status, 200);
+    aliceSocket.close();
   });
 });
