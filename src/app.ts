@@ -419,7 +419,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         dispatch(req, res, scope);
       },
       (err) => {
-        logger.error({ err, requestId: scope.id }, 'expect-continue check failed');
+        // The request itself is judged next and answered (503 for a store outage, logged by the store).
+        if (!isStoreOutage(err)) logger.error({ err, requestId: scope.id }, 'expect-continue check failed');
         dispatch(req, res, scope);
       },
     );
