@@ -63,9 +63,10 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
   // Files made by an older version keep their mode otherwise.
   if (file !== ':memory:') for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
   database.pragma('foreign_keys = ON');
-  // better-sqlite3 waits for a lock synchronously, holding the event loop (every request) while it
-  // waits: kept short. A lock held longer (a backup, a stuck writer) is answered 503 STORE_UNAVAILABLE.
-  database.pragma('busy_timeout = 1000');
+  // A lock held longer than this (a backup, a stuck writer) is answered 503 STORE_UNAVAILABLE.
+  // better-sqlite3 waits synchronously, holding the event loop meanwhile, but server.workers share
+  // the file and wait for each other routinely: 1 s gave spurious 503s under load, so it stays 5 s.
+  database.pragma('busy_timeout = 5000');
   database.pragma('synchronous = NORMAL');
   // Locked, full, read-only and failing databases become STORE_UNAVAILABLE: store/outage.ts.
   return { db: new Kysely<Database>({ dialect: withOutageErrors(new SqliteDialect({ database }), options.outage) }), dialect: 'sqlite' };

@@ -81,7 +81,7 @@ describe('SQLite read-only, full or locked', () => {
     await assertRecovered();
   });
 
-  it('locked by another process (SQLITE_BUSY): STORE_UNAVAILABLE after the short busy wait, then recovery', async () => {
+  it('locked by another process (SQLITE_BUSY): STORE_UNAVAILABLE after the busy wait (5 s), then recovery', { timeout: 60_000 }, async () => {
     const other = new SQLite(join(signed.gw.gateway.config.data_dir, 'dashgate.db'));
     other.exec('begin immediate');
     try {
