@@ -46,6 +46,7 @@ import { createForwarder } from './proxy/forward.js';
 import { helperScriptTag, injectIntoHtml } from './proxy/page-helper.js';
 import { withoutPageContent } from './proxy/dash-config.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
+import { isStoreOutage } from './store/outage.js';
 import type { Store } from './store/store.js';
 import type { Clock } from './store/types.js';
 import type { WebContext } from './web/context.js';
@@ -161,9 +162,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       absoluteTimeoutMs: config.session.absolute_timeout,
       cacheTtlMs: config.session.cache_ttl,
       touchIntervalMs: config.session.touch_interval,
+      outageGraceMs: config.session.store_outage === 'grace' ? config.session.outage_grace : 0,
     },
     now,
-    (err) => logger.error({ err }, 'session store write failed'),
+    // A store outage is logged by the store itself, once a second.
+    (err) => isStoreOutage(err) || logger.error({ err }, 'session store write failed'),
   );
   const throttle = new SignInThrottle(
     store,
@@ -199,7 +202,16 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // One node:http server and one handler: the gateway's own pages go to fastify, everything else
   // to the proxy handler, which never enters fastify (its per-request machinery is not needed to forward).
   let ownRoutesHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
-  const server: Server = deps.server ?? (config.server.tls ? createHttpsServer({ cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) }) : createHttpServer());
+  // A server taken over at a reload keeps the limits it was created with (server.* needs a restart).
+  const server: Server =
+    deps.server ??
+    (config.server.tls
+      ? createHttpsServer({ ...serverLimits(config), cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) })
+      : createHttpServer(serverLimits(config)));
+  if (!deps.server) {
+    server.keepAliveTimeout = config.server.keep_alive_timeout;
+    server.maxHeadersCount = config.server.max_headers_count;
+  }
   const clientErrorListeners = server.listenerCount('clientError');
   const app = Fastify({
     loggerInstance: logger,
@@ -244,7 +256,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // Step 3 – identify: own routes know only the session cookie; proxied requests and upgrades
   // also accept API tokens, and HTTP Basic where their rule allows it.
   const identifySession = createSessionIdentifier(sessions, cookieName);
-  const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => logger.error({ err }, 'api token store write failed'));
+  const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => isStoreOutage(err) || logger.error({ err }, 'api token store write failed'));
   const identify = createIdentifier(sessions, cookieName, { store, throttle, apiTokens, basicCacheMs: config.session.cache_ttl, now });
   // Step 4 – authorize, then the second-factor policy.
   // What the app's callbacks declare (`_dash-dependencies`), read from the app itself: page rules
@@ -468,7 +480,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         dispatch(req, res, scope);
       },
       (err) => {
-        logger.error({ err, requestId: scope.id }, 'expect-continue check failed');
+        // The request itself is judged next and answered (503 for a store outage, logged by the store).
+        if (!isStoreOutage(err)) logger.error({ err, requestId: scope.id }, 'expect-continue check failed');
         dispatch(req, res, scope);
       },
     );
@@ -561,6 +574,21 @@ function createConfiguredAppTokenSigner(config: Config, env: NodeJS.ProcessEnv, 
     ttlMs: config.identity_jwt.ttl,
     now,
   });
+}
+
+/**
+ * Node's limits on what a client may send, set deliberately (docs/faults.md): a request
+ * head must arrive within headers_timeout (slowloris), the whole request within request_timeout;
+ * the timeouts are checked every second (Node's default is every 30 s, which let a slow
+ * connection stay 30 s past its limit).
+ */
+function serverLimits(config: Config) {
+  return {
+    headersTimeout: config.server.headers_timeout,
+    requestTimeout: config.server.request_timeout,
+    maxHeaderSize: config.server.max_header_bytes,
+    connectionsCheckingInterval: 1000,
+  };
 }
 
 /** Fastify's own errors (body too large, bad JSON, unsupported type) mapped onto our codes. */

@@ -18,6 +18,7 @@ export const ERROR_TABLE = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request too large', detail: 'The request body is larger than the gateway accepts.' },
   UNSUPPORTED_ENCODING: { status: 415, title: 'Unsupported request', detail: 'Compressed request bodies are not accepted here.' },
   SIGN_IN_BUSY: { status: 503, title: 'Signing in is busy', detail: 'Many people are signing in right now. Try again in a moment.', retryAfterSeconds: 1 },
+  STORE_UNAVAILABLE: { status: 503, title: 'Sign-in is unavailable for a moment', detail: 'The gateway cannot reach its database right now. Try again shortly.', retryAfterSeconds: 5 },
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'The app is not answering', detail: 'The application behind this gateway is not reachable right now. It may be starting or restarting; try again in a moment.', retryAfterSeconds: 5 },
   PAGE_TOO_LARGE: { status: 502, title: 'The page is too large', detail: 'The application sent a page larger than the gateway reads (page_helper.max_html_bytes) while it removes other pages\' layouts from page sources.' },
   UNREADABLE_PAGE: { status: 502, title: 'The page could not be read', detail: 'The application sent a page in an encoding the gateway cannot read while it removes other pages\' layouts from page sources.' },

@@ -48,6 +48,16 @@ export class CredentialCache<R extends { id: string; userId: string }> {
     return entry !== undefined && now - entry.validatedAt < this.options.settings.cacheTtlMs ? entry : undefined;
   }
 
+  /**
+   * The entry when it was checked against the store less than `maxAgeMs` ago, else undefined: what
+   * a caller may fall back on while the store cannot be asked. An invalidated credential (ended,
+   * revoked, its user changed) is never here: invalidation removes it.
+   */
+  lastKnown(id: string, now: number, maxAgeMs: number): CachedCredential<R> | undefined {
+    const entry = this.entries.get(id);
+    return entry !== undefined && now - entry.validatedAt < maxAgeMs ? entry : undefined;
+  }
+
   /** The cached entry, however old (for activity this instance saw but has not written). */
   peek(id: string): CachedCredential<R> | undefined {
     return this.entries.get(id);

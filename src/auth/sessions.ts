@@ -1,5 +1,6 @@
 import { CredentialCache } from './credential-cache.js';
 import { digestsEqual, generateToken, hashSecret, splitToken } from './tokens.js';
+import { isStoreOutage } from '../store/outage.js';
 import type { Store } from '../store/store.js';
 import type { Clock, SessionRecord, User } from '../store/types.js';
 
@@ -28,6 +29,12 @@ export interface SessionSettings {
   cacheTtlMs: number;
   /** Minimum time between two last-seen writes of one session. */
   touchIntervalMs: number;
+  /**
+   * While the store is unavailable, how long after its last check against the store (beyond
+   * `cacheTtlMs`) a cached session is still let in (session.store_outage: grace). 0: refused
+   * with STORE_UNAVAILABLE once its cache time is over (refuse, the default).
+   */
+  outageGraceMs?: number;
 }
 
 const MAX_CACHED = 100_000;
@@ -89,16 +96,36 @@ export class SessionManager {
     const parts = splitToken(token);
     if (!parts) return null;
     const now = this.now();
-    const entry = this.cache.fresh(parts.id, now) ?? (await this.cache.load(parts.id));
+    const entry = this.cache.fresh(parts.id, now) ?? (await this.loadOrLastKnown(parts.id, now));
     if (!entry) return null;
     if (!digestsEqual(entry.record.secretHash, hashSecret(parts.secret))) return null;
     const { record } = entry;
     if (now >= record.expiresAt || now - record.lastSeenAt >= this.settings.idleTimeoutMs) {
-      await this.invalidateSession(record.id);
+      // Over whatever the store says: deleting the row is housekeeping (the sweep does it too).
+      await this.invalidateSession(record.id).catch((err: unknown) => {
+        if (!isStoreOutage(err)) throw err;
+      });
       return null;
     }
     if (options.touch !== false && this.cache.markUsed(entry, now)) this.store.sessions.touch(record.id, now).catch(this.onError);
     return { session: toSession(record), user: entry.user };
+  }
+
+  /**
+   * The store's answer; while the store is unavailable and session.store_outage is grace, the
+   * copy checked against the store within cache_ttl + outage_grace. A session ended or a user
+   * changed that this process saw (here, or told over the change bus) has no copy left; one
+   * revoked on another instance during the outage cannot be seen until the store is back.
+   */
+  private async loadOrLastKnown(id: string, now: number) {
+    try {
+      return await this.cache.load(id);
+    } catch (err) {
+      const graceMs = this.settings.outageGraceMs ?? 0;
+      const known = graceMs > 0 && isStoreOutage(err) ? this.cache.lastKnown(id, now, this.settings.cacheTtlMs + graceMs) : undefined;
+      if (!known) throw err;
+      return known;
+    }
   }
 
   /**
@@ -127,9 +154,13 @@ export class SessionManager {
   /** Ends one session everywhere: store and cache. */
   async invalidateSession(id: string): Promise<void> {
     this.cache.invalidate(id);
-    await this.store.sessions.delete(id);
-    this.cache.invalidate(id);
-    this.notify({ sessionId: id });
+    try {
+      await this.store.sessions.delete(id);
+    } finally {
+      // Also when the store could not be told (it is down): this process's copy and open sockets go.
+      this.cache.invalidate(id);
+      this.notify({ sessionId: id });
+    }
   }
 
   /** Ends every session of a user (password change, disable, delete), optionally keeping the current one. */

@@ -58,6 +58,9 @@ export async function openConfiguredStore(config: Config, logger?: Logger): Prom
     url: config.database.url,
     dataDir: config.data_dir,
     onPoolError: (err) => logLimited?.('warn', 'store.connection_lost', { err: { message: err.message, code: (err as { code?: string }).code } }, 'a database connection was lost; it is replaced at the next query'),
+    // One line per second while the store is down, however many requests it refuses (503 STORE_UNAVAILABLE).
+    onOutage: (err) => logLimited?.('error', 'store.unavailable', { err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'the store is unavailable: requests that need it are answered 503 STORE_UNAVAILABLE'),
+    onRecovered: () => logger?.info({ kind: 'store.recovered' }, 'the store answers again'),
   });
 }
 

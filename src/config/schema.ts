@@ -234,8 +234,21 @@ export const configSchema = z
         /** On SIGTERM/SIGINT: how long requests in flight may take to finish before their connections are cut. */
         drain_timeout: duration('10s'),
         tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+        /** A client must send its whole request head within this (slowloris: a head sent byte by byte is cut). */
+        headers_timeout: duration('15s'),
+        /** ... and its whole request, body included, within this (0: no limit; large uploads on slow links need time). */
+        request_timeout: duration('300s'),
+        /** An idle keep-alive connection is closed after this; behind a load balancer, make it longer than the balancer's idle timeout. */
+        keep_alive_timeout: duration('5s'),
+        /** Largest request head (request line and headers) accepted; a larger one gets 431. */
+        max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+        /** Headers read per request; any beyond are dropped unread. */
+        max_headers_count: z.number().int().min(16).max(2000).default(200),
       })
       .strict()
+      .superRefine((server, ctx) => {
+        if (server.request_timeout > 0 && server.headers_timeout > server.request_timeout) ctx.addIssue({ code: 'custom', path: ['headers_timeout'], message: 'must not be longer than server.request_timeout' });
+      })
       .prefault({}),
     /**
      * Forward-auth (docs/forward-auth.md): nginx `auth_request`, Caddy `forward_auth` and Traefik
@@ -271,6 +284,13 @@ export const configSchema = z
         cache_ttl: duration('5s'),
         /** Last-seen is written to the store at most this often per session. */
         touch_interval: duration('60s'),
+        /**
+         * The store is unavailable and a session's cache time is over: `refuse` (503
+         * STORE_UNAVAILABLE) or `grace` (let in for outage_grace more, if checked within
+         * cache_ttl + outage_grace; a revocation made on another instance meanwhile is not seen).
+         */
+        store_outage: z.enum(['refuse', 'grace']).default('refuse'),
+        outage_grace: duration('5m').refine((ms) => ms <= 3_600_000, 'must be at most 1h (a session the store cannot confirm is let in for this long)'),
       })
       .strict()
       .prefault({}),

@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { AuditEvent } from '../store/types.js';
 import type { Refusal } from '../pipeline/outcome.js';
+import { ERROR_TABLE } from '../errors.js';
 
 /**
  * What became of a proxied request, one value per request: the `outcome` label of
@@ -17,7 +18,7 @@ export type RequestOutcome =
   | 'throttled' // too many failed credentials (429)
   | 'upstream_error' // the app could not be reached or answered what the gateway cannot pass on (502/504)
   | 'bad_request' // a request the gateway refuses as malformed (4xx)
-  | 'error'; // the gateway failed (5xx)
+  | 'error'; // the gateway or its store failed (5xx: INTERNAL, STORE_UNAVAILABLE, SIGN_IN_BUSY)
 
 export function outcomeOfRefusal(refusal: Refusal): RequestOutcome {
   switch (refusal.kind) {
@@ -33,7 +34,7 @@ export function outcomeOfRefusal(refusal: Refusal): RequestOutcome {
       return 'throttled';
     case 'error':
       if (refusal.code.startsWith('UPSTREAM_') || refusal.code === 'UNREADABLE_PAGE' || refusal.code === 'PAGE_TOO_LARGE') return 'upstream_error';
-      return refusal.code === 'INTERNAL' || refusal.code === 'SIGN_IN_BUSY' ? 'error' : 'bad_request';
+      return ERROR_TABLE[refusal.code].status >= 500 ? 'error' : 'bad_request';
   }
 }
 

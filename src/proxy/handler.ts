@@ -76,6 +76,9 @@ export function createProxyHandler(deps: ProxyHandlerDeps) {
     try {
       result = await guard(req, scope, 'http');
     } catch (err) {
+      // The store down (STORE_UNAVAILABLE, logged once a second by the store) is a 503 page or
+      // JSON with Retry-After, not a 500 and never a sign-in redirect (sign-in needs the store too).
+      if (err instanceof GatewayError && err.code !== 'INTERNAL') return refuse(req, res, scope, record, { kind: 'error', code: err.code });
       log.error({ err, requestId: scope.id }, 'request failed');
       return refuse(req, res, scope, record, { kind: 'error', code: 'INTERNAL' });
     }

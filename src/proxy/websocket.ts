@@ -80,12 +80,20 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   const open = new Set<OpenSocket>();
 
   /** Is this socket's caller still allowed where it connected? Closes it when not (session ended, user disabled, groups changed). */
-  function recheck(entry: OpenSocket): void {
+  function recheck(entry: OpenSocket, afterChange = false): void {
     deps.guard(entry.req, entry.scope, 'recheck').then(
       (result) => {
         if (!result.allowed) entry.end(result.refusal.kind === 'login_required' || result.refusal.kind === 'invalid_credentials' ? 'session_ended' : 'forbidden');
       },
-      (err) => deps.onError(err, entry.scope),
+      (err) => {
+        if (err instanceof GatewayError && err.code === 'STORE_UNAVAILABLE') {
+          // The store is down (logged by the store). A session or user that changed here cannot be
+          // confirmed: the socket ends. A routine re-check keeps the socket until the store is back.
+          if (afterChange) entry.end('session_ended');
+          return;
+        }
+        deps.onError(err, entry.scope);
+      },
     );
   }
   const timer = setInterval(() => {
@@ -93,7 +101,7 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
   }, deps.recheckMs);
   timer.unref();
   deps.onSessionChange((change) => {
-    for (const entry of open) if ('sessionId' in change ? entry.sessionId === change.sessionId : entry.userId === change.userId) recheck(entry);
+    for (const entry of open) if ('sessionId' in change ? entry.sessionId === change.sessionId : entry.userId === change.userId) recheck(entry, true);
   });
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -124,6 +132,8 @@ export function createUpgradeHandler(deps: UpgradeDeps) {
     } catch (err) {
       // A request the gateway refuses (bad path, malformed or conflicting Host) is the client's mistake, not an error to log.
       if (err instanceof GatewayError && err.status < 500) return writeUpgradeRefusal(socket, { kind: 'error', code: err.code }, scope?.id);
+      // The store down: logged once a second by the store itself, answered 503 with Retry-After.
+      if (err instanceof GatewayError && err.code === 'STORE_UNAVAILABLE') return writeUpgradeRefusal(socket, { kind: 'error', code: err.code }, scope?.id);
       deps.onError(err, scope);
       writeUpgradeRefusal(socket, { kind: 'error', code: 'INTERNAL' }, scope?.id);
     }

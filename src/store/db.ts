@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type LogEvent, type Migration, type MigrationProvider } from 'kysely';
+import { withOutageErrors, type OutageHooks } from './outage.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -28,7 +29,7 @@ export class QueryTimings {
  * Opens the database named by `url` (`postgres://…`, `sqlite:<file>`) or, when empty, SQLite at
  * `<dataDir>/dashgate.db` in WAL mode. `searchPath` pins a PostgreSQL schema (used by tests).
  */
-export async function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string; onPoolError?: (err: Error) => void }): Promise<OpenedDatabase> {
+export async function openDatabase(options: { url?: string | undefined; dataDir: string; searchPath?: string; onPoolError?: (err: Error) => void; outage?: OutageHooks }): Promise<OpenedDatabase> {
   const url = options.url;
   if (url !== undefined && /^postgres(ql)?:/.test(url)) {
     // Loaded only when PostgreSQL is configured: a SQLite deployment never pays for the driver.
@@ -42,14 +43,20 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
       application_name: 'dashgate',
       // A database that does not answer must not hold requests forever: fail, answer 503, retry later.
       connectionTimeoutMillis: 5000,
+      // A statement on a connection whose server went silent (a partition, a frozen host) fails
+      // after this instead of waiting for TCP to give up; keep-alive notices dead peers sooner.
+      query_timeout: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
     });
     // pg-pool re-emits the error of an idle pooled connection (the server restarted, a failover,
     // pg_terminate_backend) on the pool; with no listener Node ends the process. The broken
     // connection is already out of the pool and the next query opens a new one.
     pool.on('error', (err) => options.onPoolError?.(err));
+    // Outages (server down, restarting, unreachable) become STORE_UNAVAILABLE: store/outage.ts.
     const queries = new QueryTimings();
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: queries.log }), dialect: 'postgres', queries };
+    return { db: new Kysely<Database>({ dialect: withOutageErrors(new PostgresDialect({ pool }), options.outage), log: queries.log }), dialect: 'postgres', queries };
   }
   let file: string;
   if (url !== undefined && url.startsWith('sqlite:')) file = url.slice('sqlite:'.length);
@@ -69,10 +76,14 @@ export async function openDatabase(options: { url?: string | undefined; dataDir:
   // Files made by an older version keep their mode otherwise.
   if (file !== ':memory:') for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
   database.pragma('foreign_keys = ON');
+  // A lock held longer than this (a backup, a stuck writer) is answered 503 STORE_UNAVAILABLE.
+  // better-sqlite3 waits synchronously, holding the event loop meanwhile, but server.workers share
+  // the file and wait for each other routinely: 1 s gave spurious 503s under load, so it stays 5 s.
   database.pragma('busy_timeout = 5000');
   database.pragma('synchronous = NORMAL');
+  // Locked, full, read-only and failing databases become STORE_UNAVAILABLE: store/outage.ts.
   const queries = new QueryTimings();
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }), log: queries.log }), dialect: 'sqlite', queries };
+  return { db: new Kysely<Database>({ dialect: withOutageErrors(new SqliteDialect({ database }), options.outage), log: queries.log }), dialect: 'sqlite', queries };
 }
 
 /**

@@ -42,13 +42,17 @@ export interface OpenStoreOptions {
   schema?: string;
   /** A pooled database connection failed while idle (PostgreSQL restarted); the pool replaces it. */
   onPoolError?: (err: Error) => void;
+  /** A query failed because the store is unavailable (answered STORE_UNAVAILABLE); called per query, rate-limit the log. */
+  onOutage?: (err: unknown) => void;
+  /** The first query that succeeded after an outage. */
+  onRecovered?: () => void;
 }
 
 /** Opens the configured database and applies pending migrations. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const now = options.now ?? Date.now;
   if (options.schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new TypeError('schema must be a plain lower-case identifier');
-  const opened = await openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}), ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}) });
+  const opened = await openDatabase({ url: options.url, dataDir: options.dataDir, ...(options.schema ? { searchPath: options.schema } : {}), ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}), outage: { ...(options.onOutage ? { onOutage: options.onOutage } : {}), ...(options.onRecovered ? { onRecovered: options.onRecovered } : {}) } });
   try {
     if (options.schema && opened.dialect === 'postgres') await opened.db.schema.createSchema(options.schema).ifNotExists().execute();
     await migrateToLatest(opened);

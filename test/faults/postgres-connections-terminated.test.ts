@@ -49,7 +49,7 @@ describe('PostgreSQL terminates the gateway\'s connections', () => {
   async function storeBackedRequests(count: number): Promise<number[]> {
     return Promise.all(
       Array.from({ length: count }, async (_, i) => {
-        const res = await fetch(`${base}/page-${i}`, { redirect: 'manual', headers: { accept: 'text/html', cookie: `dashgate_session=${randomBytes(8).toString('hex')}.${randomBytes(16).toString('base64url')}` } });
+        const res = await fetch(`${base}/page-${i}`, { redirect: 'manual', headers: { accept: 'text/html', cookie: `dashgate_session=${randomBytes(16).toString('base64url')}.${randomBytes(32).toString('base64url')}` } });
         await res.arrayBuffer();
         return res.status;
       }),
