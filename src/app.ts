@@ -38,7 +38,8 @@ import { createLogLimiter } from './ops/log-limiter.js';
 import { createHealth, type Health } from './ops/health.js';
 import { configurePasswordHashing } from './auth/passwords.js';
 import { createLocalBus, type ChangeBus } from './ops/change-bus.js';
-import type { KeyedLock } from './auth/keyed-mutex.js';
+import { KeyedMutex, type KeyedLock } from './auth/keyed-mutex.js';
+import { connectConfiguredRedis, type RedisStatus } from './ops/redis.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
 import { helperScriptTag, injectIntoHtml } from './proxy/page-helper.js';
@@ -83,6 +84,8 @@ export interface Gateway {
   identityTokens: IdentityTokenIssuer | null;
   /** Liveness and readiness (also answered at /_dashgate/health and /_dashgate/ready). */
   health: Health;
+  /** With `redis.url`: whether Redis is up and its error counters (ops/redis.ts); else null. */
+  redis: RedisStatus | null;
   /** Prints nothing: returns the one-time setup URL when no user exists yet, else null. */
   setupLinkIfNeeded(baseUrl: string): Promise<string | null>;
   close(): Promise<void>;
@@ -121,12 +124,23 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const sealer = await TokenSealer.load(store, now);
   const { providers: ssoProviders, problems: ssoProblems } = resolveProviders(config, deps.env);
   if (ssoProblems.length) throw new ConfigError(ssoProblems);
+  // With Redis, ended sessions reach every instance at once, so session.cache_ttl may be long; while
+  // Redis is down nothing tells this instance about changes elsewhere: cached credentials are then
+  // re-checked against the store every redis.outage_cache_ttl (read on every use, so it applies at once).
+  const outageTtl = Math.min(config.session.cache_ttl, config.redis.outage_cache_ttl);
+  const redis = connectConfiguredRedis(config.redis, {
+    logger, env: deps.env ?? process.env, local: deps.bus ?? createLocalBus(), localLock: deps.lock ?? new KeyedMutex(),
+    fallbackNote: `sessions re-checked every ${outageTtl / 1000} s, credential checks locked per instance`,
+  });
+  const cacheTtlMs = () => (redis && !redis.status.up() ? outageTtl : config.session.cache_ttl);
   const sessions = new SessionManager(
     store,
     {
       idleTimeoutMs: config.session.idle_timeout,
       absoluteTimeoutMs: config.session.absolute_timeout,
-      cacheTtlMs: config.session.cache_ttl,
+      get cacheTtlMs() {
+        return cacheTtlMs();
+      },
       touchIntervalMs: config.session.touch_interval,
     },
     now,
@@ -141,7 +155,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       windowMs: config.throttle.window,
     },
     now,
-    ...(deps.lock ? [deps.lock] : []),
+    ...(redis ? [redis.lock] : deps.lock ? [deps.lock] : []),
   );
 
   const identityTokens = config.identity_jwt.enabled
@@ -209,7 +223,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // Step 3 – identify: own routes know only the session cookie; proxied requests and upgrades
   // also accept API tokens, and HTTP Basic where their rule allows it.
   const identifySession = createSessionIdentifier(sessions, cookieName);
-  const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => logger.error({ err }, 'api token store write failed'));
+  const apiTokens = new ApiTokenManager(store, { get cacheTtlMs() { return cacheTtlMs(); }, touchIntervalMs: config.session.touch_interval }, now, (err) => logger.error({ err }, 'api token store write failed'));
   const identify = createIdentifier(sessions, cookieName, { store, throttle, apiTokens, basicCacheMs: config.session.cache_ttl, now });
   // Step 4 – authorize, then the second-factor policy.
   // What the app's callbacks declare (`_dash-dependencies`), read from the app itself: page rules
@@ -223,7 +237,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       }),
   });
   const authorizer = createAuthorizer(config, { catalog });
-  const bus = deps.bus ?? createLocalBus();
+  const bus = redis?.bus ?? deps.bus ?? createLocalBus();
   const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now, onForget: (userId) => bus.publish({ userId }) });
   // Changes made here go out on the bus; changes made by another process drop this one's copies.
   sessions.onChange((change, origin) => {
@@ -236,6 +250,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       apiTokens.forgetUser(change.userId);
       secondFactor.forgetElsewhere(change.userId);
     }
+  });
+  // Back from a Redis outage: changes made elsewhere meanwhile may have been missed.
+  redis?.onResync(() => {
+    sessions.forgetAll();
+    apiTokens.forgetAll();
   });
   const guard = createGuard({ authorizer, identify, secondFactor });
 
@@ -260,6 +279,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   });
 
   const health = createHealth({ store, upstream });
+  if (redis) health.addPart(redis.readiness);
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
@@ -385,7 +405,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     secondFactor,
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
-    recheckMs: Math.max(1000, config.session.cache_ttl),
+    recheckMs: Math.max(1000, redis ? outageTtl : config.session.cache_ttl),
     signIdentity,
     serveAsRequest: (req, res) => dispatch(req, res),
     onSessionChange: (listener) => sessions.onChange(listener),
@@ -426,6 +446,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const keyReload = setInterval(() => identityTokens?.reload().catch((err) => logger.error({ err }, 'identity key reload failed')), 60_000);
   keyReload.unref();
 
+  redis?.start();
   return {
     app,
     config,
@@ -433,6 +454,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     sessions,
     identityTokens,
     health,
+    redis: redis?.status ?? null,
     async setupLinkIfNeeded(baseUrl: string) {
       if ((await store.users.count()) > 0) return null;
       const token = await createSetupToken(store, now);
@@ -444,6 +466,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       websockets.close();
       await app.close();
       await forwarder.close();
+      await redis?.close();
     },
   };
 }
