@@ -251,6 +251,8 @@ export const configSchema = z
         password_env: envName.optional(),
         /** The Sentinels' own password, when they have one (redis+sentinel:// only). */
         sentinel_password_env: envName.optional(),
+        /** PEM file of the authority that signed the Redis server's certificate (rediss:// with a private CA). */
+        tls_ca_file: z.string().min(1).optional(),
         /** Prefix of every key and channel: several gateways (or other software) can share one Redis. */
         key_prefix: z.string().regex(/^[A-Za-z0-9:_.{}-]{1,64}$/, 'expected 1 to 64 letters, digits or ":_.-{}", e.g. "dashgate:"').default('dashgate:'),
         /** While Redis is unreachable, cached sessions are checked against the store at least this often (never longer than session.cache_ttl). */
@@ -261,6 +263,7 @@ export const configSchema = z
         for (const key of ['password_env', 'sentinel_password_env'] as const) {
           if (value[key] !== undefined && value.url === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with redis.url' });
         }
+        if (value.tls_ca_file !== undefined && !/^rediss(\+sentinel)?:/i.test(value.url ?? '')) ctx.addIssue({ code: 'custom', path: ['tls_ca_file'], message: 'only applies to a rediss:// URL (TLS)' });
         if (value.sentinel_password_env !== undefined && value.url !== undefined && !/^rediss?\+sentinel:/i.test(value.url)) {
           ctx.addIssue({ code: 'custom', path: ['sentinel_password_env'], message: 'only applies to a redis+sentinel:// URL' });
         }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
 
 /**
@@ -71,8 +72,10 @@ export function describeRedisTarget(target: RedisTarget): string {
  * queue, one try): a sign-in must not wait for Redis to come back, it falls back to the store.
  * Reconnection never gives up (every 0.2 s … 2 s), so an instance recovers by itself.
  */
-export function redisOptions(target: RedisTarget, secrets: { password?: string | undefined; sentinelPassword?: string | undefined } = {}): RedisOptions {
+export function redisOptions(target: RedisTarget, secrets: { password?: string | undefined; sentinelPassword?: string | undefined; ca?: string | undefined } = {}): RedisOptions {
   const retryStrategy = (times: number) => Math.min(times * 200, 2000);
+  // Without `ca`, the system's trusted authorities (and NODE_EXTRA_CA_CERTS) decide.
+  const tls = secrets.ca ? { ca: secrets.ca } : {};
   const common: RedisOptions = {
     db: target.db,
     ...(target.username ? { username: target.username } : {}),
@@ -88,7 +91,8 @@ export function redisOptions(target: RedisTarget, secrets: { password?: string |
   };
   if (target.kind === 'server') {
     const [{ host, port }] = target.hosts as [{ host: string; port: number }];
-    return { ...common, host, port, ...(target.tls ? { tls: { servername: host } } : {}) };
+    // RFC 6066 §3: SNI names hosts, never addresses.
+    return { ...common, host, port, ...(target.tls ? { tls: { ...tls, ...(isIP(host) ? {} : { servername: host }) } } : {}) };
   }
   return {
     ...common,
@@ -96,6 +100,6 @@ export function redisOptions(target: RedisTarget, secrets: { password?: string |
     name: target.name!,
     sentinelRetryStrategy: retryStrategy,
     ...(secrets.sentinelPassword ? { sentinelPassword: secrets.sentinelPassword } : {}),
-    ...(target.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+    ...(target.tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SessionChange } from '../auth/sessions.js';
@@ -61,7 +62,7 @@ export interface RedisLink {
 
 export interface RedisLinkOptions {
   target: RedisTarget;
-  secrets?: { password?: string | undefined; sentinelPassword?: string | undefined };
+  secrets?: { password?: string | undefined; sentinelPassword?: string | undefined; ca?: string | undefined };
   keyPrefix: string;
   logger: Logger;
   /** The bus to the rest of this instance (server.workers), or a local one. */
@@ -258,7 +259,7 @@ function parseWire(message: string): Wire | null {
  * named but not set stops start-up (the usual one-message config error).
  */
 export function connectConfiguredRedis(
-  config: { url?: string | undefined; password_env?: string | undefined; sentinel_password_env?: string | undefined; key_prefix: string; outage_cache_ttl: number },
+  config: { url?: string | undefined; password_env?: string | undefined; sentinel_password_env?: string | undefined; tls_ca_file?: string | undefined; key_prefix: string; outage_cache_ttl: number },
   deps: { logger: Logger; env: NodeJS.ProcessEnv; local: ChangeBus; localLock: KeyedLock; fallbackNote?: string },
 ): RedisLink | null {
   if (config.url === undefined) return null;
@@ -272,7 +273,15 @@ export function connectConfiguredRedis(
     if (!value) problems.push(`redis.${setting}: the environment variable ${name} is not set`);
     return value;
   };
-  const secrets = { password: secret('password_env'), sentinelPassword: secret('sentinel_password_env') };
+  let ca: string | undefined;
+  if (config.tls_ca_file !== undefined) {
+    try {
+      ca = readFileSync(config.tls_ca_file, 'utf8');
+    } catch (err) {
+      problems.push(`redis.tls_ca_file: cannot read ${config.tls_ca_file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  const secrets = { password: secret('password_env'), sentinelPassword: secret('sentinel_password_env'), ca };
   if (problems.length || 'problem' in target) throw new ConfigError(problems);
   return connectRedis({ target, secrets, keyPrefix: config.key_prefix, logger: deps.logger, local: deps.local, localLock: deps.localLock, ...(deps.fallbackNote ? { fallbackNote: deps.fallbackNote } : {}) });
 }

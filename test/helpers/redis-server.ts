@@ -11,7 +11,7 @@ export async function startRedisServer(port: number, args: string[] = []): Promi
   return { port, kill: () => stop(child) };
 }
 
-/** A Sentinel watching the primary at `primaryPort` under `name`, from a config file it may rewrite. */
+/** A Sentinel on `port` with the given config file (its `sentinel monitor` line names the primary); Sentinel rewrites the file. */
 export async function startSentinel(port: number, configFile: string): Promise<{ kill(): Promise<void> }> {
   const child = spawn('redis-server', [configFile, '--sentinel', '--port', String(port), '--bind', '127.0.0.1'], { stdio: 'ignore' });
   await untilListening(port, child);
