@@ -71,3 +71,12 @@ describe('redis.url', () => {
     assert.equal(config.redis.outage_cache_ttl, 5000);
   });
 });
+
+describe('redis settings from the environment', () => {
+  it('a key prefix ending in ":" stays a string (YAML would read "myapp:" as a mapping)', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const config = loadConfig({ env: { DASHGATE_REDIS__URL: 'redis://cache:6379', DASHGATE_REDIS__KEY_PREFIX: 'myapp:' } });
+    assert.equal(config.redis.key_prefix, 'myapp:');
+    assert.equal(config.redis.url, 'redis://cache:6379');
+  });
+});
