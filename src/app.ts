@@ -40,7 +40,8 @@ import { createLogLimiter } from './ops/log-limiter.js';
 import { createHealth, type Health } from './ops/health.js';
 import { configurePasswordHashing } from './auth/passwords.js';
 import { createLocalBus, type ChangeBus } from './ops/change-bus.js';
-import type { KeyedLock } from './auth/keyed-mutex.js';
+import { KeyedMutex, type KeyedLock } from './auth/keyed-mutex.js';
+import { connectConfiguredRedis, type RedisStatus } from './ops/redis.js';
 import { createScopeResolver, isOwnPath, type RequestScope } from './pipeline/scope.js';
 import { createForwarder } from './proxy/forward.js';
 import { helperScriptTag, injectIntoHtml } from './proxy/page-helper.js';
@@ -98,6 +99,8 @@ export interface Gateway {
   health: Health;
   /** The gateway's Prometheus metrics, or null when metrics are off. */
   metrics: Metrics | null;
+  /** With `redis.url`: whether Redis is up and its error counters (ops/redis.ts); else null. */
+  redis: RedisStatus | null;
   /** Starts serving the server given as `deps.server` (the one before must `retire()`). */
   attach(): void;
   /**
@@ -155,12 +158,23 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const sealer = await TokenSealer.load(store, now);
   const { providers: ssoProviders, problems: ssoProblems } = resolveProviders(config, deps.env);
   if (ssoProblems.length) throw new ConfigError(ssoProblems);
+  // With Redis, ended sessions reach every instance at once, so session.cache_ttl may be long; while
+  // Redis is down nothing tells this instance about changes elsewhere: cached credentials are then
+  // re-checked against the store every redis.outage_cache_ttl (read on every use, so it applies at once).
+  const outageTtl = Math.min(config.session.cache_ttl, config.redis.outage_cache_ttl);
+  const redis = connectConfiguredRedis(config.redis, {
+    logger, env: deps.env ?? process.env, local: deps.bus ?? createLocalBus(), localLock: deps.lock ?? new KeyedMutex(),
+    fallbackNote: `sessions re-checked every ${outageTtl / 1000} s, credential checks locked per instance`,
+  });
+  const cacheTtlMs = () => (redis && !redis.status.up() ? outageTtl : config.session.cache_ttl);
   const sessions = new SessionManager(
     store,
     {
       idleTimeoutMs: config.session.idle_timeout,
       absoluteTimeoutMs: config.session.absolute_timeout,
-      cacheTtlMs: config.session.cache_ttl,
+      get cacheTtlMs() {
+        return cacheTtlMs();
+      },
       touchIntervalMs: config.session.touch_interval,
       outageGraceMs: config.session.store_outage === 'grace' ? config.session.outage_grace : 0,
     },
@@ -177,7 +191,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       windowMs: config.throttle.window,
     },
     now,
-    ...(deps.lock ? [deps.lock] : []),
+    ...(redis ? [redis.lock] : deps.lock ? [deps.lock] : []),
   );
   if (metrics) throttle.onThrottled = (kind) => metrics.throttled(kind);
 
@@ -256,7 +270,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // Step 3 – identify: own routes know only the session cookie; proxied requests and upgrades
   // also accept API tokens, and HTTP Basic where their rule allows it.
   const identifySession = createSessionIdentifier(sessions, cookieName);
-  const apiTokens = new ApiTokenManager(store, { cacheTtlMs: config.session.cache_ttl, touchIntervalMs: config.session.touch_interval }, now, (err) => isStoreOutage(err) || logger.error({ err }, 'api token store write failed'));
+  const apiTokens = new ApiTokenManager(store, { get cacheTtlMs() { return cacheTtlMs(); }, touchIntervalMs: config.session.touch_interval }, now, (err) => isStoreOutage(err) || logger.error({ err }, 'api token store write failed'));
   const identify = createIdentifier(sessions, cookieName, { store, throttle, apiTokens, basicCacheMs: config.session.cache_ttl, now });
   // Step 4 – authorize, then the second-factor policy.
   // What the app's callbacks declare (`_dash-dependencies`), read from the app itself: page rules
@@ -270,7 +284,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       }),
   });
   const authorizer = createAuthorizer(config, { catalog });
-  const bus = deps.bus ?? createLocalBus();
+  const bus = redis?.bus ?? deps.bus ?? createLocalBus();
   const secondFactor = createSecondFactorGate({ store, required: config.mfa.required, cacheTtlMs: config.session.cache_ttl, now, onForget: (userId) => bus.publish({ userId }) });
   // Changes made here go out on the bus; changes made by another process drop this one's copies.
   sessions.onChange((change, origin) => {
@@ -283,6 +297,11 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       apiTokens.forgetUser(change.userId);
       secondFactor.forgetElsewhere(change.userId);
     }
+  });
+  // Back from a Redis outage: changes made elsewhere meanwhile may have been missed.
+  redis?.onResync(() => {
+    sessions.forgetAll();
+    apiTokens.forgetAll();
   });
   const guard = createGuard({ authorizer, identify, secondFactor });
 
@@ -307,6 +326,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   });
 
   const health = createHealth({ store, upstream });
+  if (redis) health.addPart(redis.readiness);
 
   // Step 2 – own routes, in their own plugin scope: form bodies and page security headers.
   const web: WebContext = {
@@ -447,7 +467,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     secondFactor,
     expectedOrigin,
     onError: (err, scope) => logger.error({ err, requestId: scope?.id }, 'websocket upgrade failed'),
-    recheckMs: Math.max(1000, config.session.cache_ttl),
+    recheckMs: Math.max(1000, redis ? outageTtl : config.session.cache_ttl),
     signIdentity,
     serveAsRequest: (req, res) => dispatch(req, res),
     onSessionChange: (listener) => sessions.onChange(listener),
@@ -459,6 +479,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   metrics?.setSources({
     activeSessions: () => store.sessions.countActive(now(), now() - config.session.idle_timeout),
     openWebSockets: () => websockets.openCount(),
+    ...(redis ? { redis: () => ({ up: redis.status.up(), ...redis.status.counters() }) } : {}),
   });
   // "Expect: 100-continue": invite the body only from callers who may send it (the gateway's own
   // forms, or a caller the guard would let through). The probe has no side effects; the request
@@ -509,6 +530,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   const keyReload = setInterval(() => identityTokens?.reload().catch((err) => logger.error({ err }, 'identity key reload failed')), 60_000);
   keyReload.unref();
 
+  redis?.start();
   return {
     app,
     config,
@@ -517,6 +539,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     identityTokens,
     health,
     metrics,
+    redis: redis?.status ?? null,
     async setupLinkIfNeeded(baseUrl: string) {
       if ((await store.users.count()) > 0) return null;
       const token = await createSetupToken(store, now);
@@ -528,6 +551,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
       clearInterval(sweep);
       clearInterval(keyReload);
       websockets.close();
+      // The next gateway has its own Redis link.
+      void redis?.close();
       // Requests this gateway is still forwarding keep their upstream connections; then they go.
       setTimeout(() => void forwarder.close(), config.server.drain_timeout + 60_000).unref();
     },
@@ -555,6 +580,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
         clearTimeout(cut);
       }
       await forwarder.close();
+      await redis?.close();
     },
   };
 }

@@ -177,6 +177,11 @@ export class ApiTokenManager {
   forgetUser(userId: string): void {
     this.cache.forgetUser(userId);
   }
+
+  /** Forgets every cached token (changes made elsewhere may have been missed). */
+  forgetAll(): void {
+    this.cache.clear();
+  }
 }
 
 /** `dgt_<id>.<secret>` → its halves; anything else is null. */

@@ -98,6 +98,12 @@ export class CredentialCache<R extends { id: string; userId: string }> {
     for (const [id, entry] of this.entries) if (entry.user.id === userId) this.entries.delete(id);
   }
 
+  /** Forgets every credential (this process may have missed changes made elsewhere: Redis was unreachable). */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
   private async read(id: string, attempt = 0): Promise<CachedCredential<R> | null> {
     const generation = this.generation;
     const found = await this.readWithActiveUser(id);

@@ -179,6 +179,11 @@ export class SessionManager {
     this.notify({ userId });
   }
 
+  /** Forgets every cached session: the next use of each reads the store (changes made elsewhere may have been missed). */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
   /** Deletes expired and idle sessions from the store. */
   async sweepExpired(): Promise<number> {
     const now = this.now();

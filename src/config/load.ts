@@ -104,6 +104,9 @@ function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, pro
     } catch {
       // Not YAML: keep the raw string, the schema will judge it.
     }
+    // "myapp:" (a Redis key prefix) reads as the mapping {myapp: null}: a mapping is only meant
+    // when written as one ({…}, or a block over several lines).
+    if (isPlain(value) && !raw.trimStart().startsWith('{') && !raw.includes('\n')) value = raw;
     let node = out;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Plain;
     node[path.at(-1)!] = value;

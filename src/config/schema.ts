@@ -4,6 +4,7 @@ import { hostPatternProblem, pathPatternProblem } from '../access/patterns.js';
 import { componentPatternProblem, outputPatternProblem } from '../access/dash-callbacks.js';
 import { groupNameProblem } from '../store/groups.js';
 import { parseDuration } from './duration.js';
+import { parseRedisUrl } from '../ops/redis-url.js';
 
 /** A duration written as `30m`, `8h`, `7d` or seconds; becomes milliseconds. */
 const duration = (fallback: string) =>
@@ -274,6 +275,39 @@ export const configSchema = z
           .optional(),
       })
       .strict()
+      .prefault({}),
+    /** Several instances: revocations fanned out within a second and credential checks locked across them (docs/replicas.md). */
+    redis: z
+      .object({
+        /** redis://host:6379, rediss:// (TLS), or redis+sentinel://h1:26379,h2:26379/primary-name; never with a password. */
+        url: z
+          .string()
+          .superRefine((value, ctx) => {
+            const target = parseRedisUrl(value);
+            if ('problem' in target) ctx.addIssue({ code: 'custom', message: target.problem });
+          })
+          .optional(),
+        /** Name of the environment variable holding the Redis password (never the password itself). */
+        password_env: envName.optional(),
+        /** The Sentinels' own password, when they have one (redis+sentinel:// only). */
+        sentinel_password_env: envName.optional(),
+        /** PEM file of the authority that signed the Redis server's certificate (rediss:// with a private CA). */
+        tls_ca_file: z.string().min(1).optional(),
+        /** Prefix of every key and channel: several gateways (or other software) can share one Redis. */
+        key_prefix: z.string().regex(/^[A-Za-z0-9:_.{}-]{1,64}$/, 'expected 1 to 64 letters, digits or ":_.-{}", e.g. "dashgate:"').default('dashgate:'),
+        /** While Redis is unreachable, cached sessions are checked against the store at least this often (never longer than session.cache_ttl). */
+        outage_cache_ttl: duration('5s'),
+      })
+      .strict()
+      .superRefine((value, ctx) => {
+        for (const key of ['password_env', 'sentinel_password_env'] as const) {
+          if (value[key] !== undefined && value.url === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies with redis.url' });
+        }
+        if (value.tls_ca_file !== undefined && !/^rediss(\+sentinel)?:/i.test(value.url ?? '')) ctx.addIssue({ code: 'custom', path: ['tls_ca_file'], message: 'only applies to a rediss:// URL (TLS)' });
+        if (value.sentinel_password_env !== undefined && value.url !== undefined && !/^rediss?\+sentinel:/i.test(value.url)) {
+          ctx.addIssue({ code: 'custom', path: ['sentinel_password_env'], message: 'only applies to a redis+sentinel:// URL' });
+        }
+      })
       .prefault({}),
     session: z
       .object({

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import type { Store } from '../store/store.js';
 import type { Upstream } from '../proxy/upstream.js';
 
-export type PartState = 'ok' | 'unavailable';
+/** `degraded`: an optional part is down and the gateway serves without it (Redis: from the store). */
+export type PartState = 'ok' | 'degraded' | 'unavailable';
 
 /** A part the readiness check asks (Redis, when configured, adds itself). */
 export interface ReadinessPart {

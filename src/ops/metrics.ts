@@ -58,6 +58,8 @@ export interface MetricsSources {
   activeSessions?: () => Promise<number>;
   /** WebSockets open through the gateway now. */
   openWebSockets?: () => number;
+  /** With redis.url: whether this process hears Redis, and its error counters so far. */
+  redis?: () => { up: boolean; publishErrors: number; lockErrors: number; outages: number };
 }
 
 /**
@@ -118,6 +120,35 @@ export function createMetrics(options: { version: string }) {
       if (sources.openWebSockets) this.set(sources.openWebSockets());
     },
   });
+
+  new Gauge({
+    name: 'dashgate_redis_up',
+    help: 'Whether this process hears Redis (1) or serves from the store alone (0); absent without redis.url.',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      if (sources.redis) this.set(sources.redis().up ? 1 : 0);
+    },
+  });
+  // Counters kept by the Redis link itself (ops/redis.ts), reported as they are.
+  for (const [name, key, help] of [
+    ['dashgate_redis_errors_total', 'publishErrors', 'Changes that could not be published to Redis (sent again once it is back).'],
+    ['dashgate_redis_lock_errors_total', 'lockErrors', 'Credential locks Redis could not give (the instance’s own lock was used).'],
+    ['dashgate_redis_outages_total', 'outages', 'Times this process lost Redis.'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (!sources.redis) return;
+        // The link's own running total, reported as it is.
+        const value = sources.redis()[key];
+        this.reset();
+        if (value > 0) this.inc(value);
+      },
+    });
+  }
 
   return {
     registry,
