@@ -56,7 +56,8 @@ import { registerResetRoutes } from './web/reset-routes.js';
 import { registerPasskeyRoutes } from './web/passkey-routes.js';
 import { registerSignupRoutes } from './web/signup-routes.js';
 import { registerSsoRoutes } from './web/sso-routes.js';
-import { renderMessagePage, type Branding } from './web/pages.js';
+import { type Branding } from './web/pages.js';
+import { refusalPageCode, renderRefusalPage as renderRefusalPageView } from './web/refusal-page.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
 import { registerSetupRoutes } from './web/setup-routes.js';
 import { registerSupportRoutes } from './web/support-routes.js';
@@ -325,8 +326,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     mustRewrite: hidesPageLayouts,
     maxHtmlBytes: config.page_helper.max_html_bytes,
   });
-  const renderRefusalPage: RefusalPageRenderer = (page, status) =>
-    renderMessagePage(branding, { ...page, ...(status === 403 ? {} : { action: status >= 500 ? { href: '', label: 'Try again' } : { href: '/', label: 'Go to the start page' } }) });
+  const renderRefusalPage: RefusalPageRenderer = (page, status, at) => renderRefusalPageView(branding, { ...page, status, code: refusalPageCode(page, status), at });
   const handleProxied = createProxyHandler({
     guard,
     forwarder,

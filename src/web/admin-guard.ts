@@ -6,10 +6,11 @@ import type { AdminFrame } from './admin-pages.js';
 import { formField, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
 import { renderMessagePage } from './pages.js';
+import { renderRefusalPage } from './refusal-page.js';
 import { enrolPath, mustEnrolFirst } from './second-factor-guard.js';
 
 export type Admin = Extract<Identity, { kind: 'user' }>;
-export type AdminExtra = Omit<Partial<AdminFrame>, 'csrf' | 'admin'>;
+export type AdminExtra = Omit<Partial<AdminFrame>, 'csrf' | 'admin' | 'now'>;
 
 /** What the admin console's route files share: who may use it and the frame every page gets. */
 export function createAdminGuard(ctx: WebContext) {
@@ -24,7 +25,8 @@ export function createAdminGuard(ctx: WebContext) {
       return null;
     }
     if (!identity.user.isAdmin) {
-      await sendPage(reply, 403, renderMessagePage(ctx.branding, { title: 'Administrators only', message: 'This part of the gateway is for administrators.', action: { href: '/', label: `Back to ${ctx.branding.appName}` } }));
+      reply.header('x-dashgate', 'admin-required');
+      await sendPage(reply, 403, renderRefusalPage(ctx.branding, { title: 'Administrators only', message: 'This part of the gateway is for administrators.', code: 'admin-required', status: 403, at: { user: identity.user, path: request.method === 'GET' ? request.url : base } }));
       return null;
     }
     if (await mustEnrolFirst(ctx, identity)) {
@@ -49,7 +51,7 @@ export function createAdminGuard(ctx: WebContext) {
     base,
     requireAdmin,
     requireAdminForm,
-    frame: (admin: Admin, extra: AdminExtra = {}): AdminFrame => ({ csrf: ctx.csrf.tokenForSession(admin.session.id), admin: admin.user, ...extra }),
+    frame: (admin: Admin, extra: AdminExtra = {}): AdminFrame => ({ csrf: ctx.csrf.tokenForSession(admin.session.id), admin: admin.user, now: ctx.now(), ...extra }),
     /** The admin as the audit log names them. */
     actor: (admin: Admin, request: FastifyRequest): Actor => ({ name: admin.user.username, ip: request.scope.clientIp }),
     pageOf: (request: FastifyRequest) => Math.max(1, Math.min(10_000, Number.parseInt(String((request.query as Record<string, unknown>).page ?? '1'), 10) || 1)),

@@ -2,19 +2,26 @@ import type { GroupSummary } from '../store/groups.js';
 import type { AuditEntry, Invite, SessionRecord, User } from '../store/types.js';
 import { describeUserAgent, TOKEN_EXPIRY_CHOICES } from './account-pages.js';
 import { html, type SafeHtml } from './html.js';
-import { notice, renderLayout, type Branding } from './pages.js';
+import { auditDetails, auditWho } from './audit-view.js';
+import { csrfField as csrfInput, dataTable, pager, postButton, timeAgo } from './components.js';
+import { renderConsoleLayout } from './console-layout.js';
+import { notice, type Branding } from './pages.js';
+
+const csrfField = (f: AdminFrame) => csrfInput(f.csrf);
 
 /** What every admin page gets: the CSRF token of the admin's session and one-off messages. */
 export interface AdminFrame {
   csrf: string;
   admin: User;
+  /** The request's time (the injected clock): times are shown relative to it. */
+  now: number;
   info?: string | undefined;
   error?: string | undefined;
   /** A link to show once (a new invitation or reset link). */
   link?: { label: string; url: string } | undefined;
 }
 
-export type AdminSection = 'users' | 'signups' | 'groups' | 'invites' | 'sessions' | 'audit';
+export type AdminSection = 'dashboard' | 'users' | 'signups' | 'groups' | 'invites' | 'sessions' | 'audit';
 
 const SECTIONS: ReadonlyArray<[AdminSection, string]> = [
   ['users', 'Users'],
@@ -27,18 +34,15 @@ const SECTIONS: ReadonlyArray<[AdminSection, string]> = [
 
 export const PAGE_SIZE = 25;
 
-const when = (ms: number | null) => (ms === null ? '—' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
-
 function frame(branding: Branding, section: AdminSection, title: string, f: AdminFrame, body: SafeHtml): string {
   const base = `${branding.prefix}/admin`;
-  return renderLayout(
-    branding,
-    `${title} · Admin`,
-    html`<nav class="admin-nav" aria-label="Admin sections">
-${SECTIONS.map(([key, label]) => html`<a href="${base}/${key}"${key === section ? html` aria-current="page"` : html``}>${label}</a>`)}
-<a href="/" class="admin-nav-app">Back to the app</a>
-</nav>
-<h1 id="page-title">${title}</h1>
+  return renderConsoleLayout(branding, {
+    title: `${title} · Admin`,
+    nav: SECTIONS.map(([key, label]) => ({ key, label, href: `${base}/${key}` })),
+    current: section,
+    user: f.admin,
+    csrf: f.csrf,
+    body: html`<h1 id="page-title">${title}</h1>
 ${notice('error', f.error)}${notice('info', f.info)}
 ${
   f.link
@@ -46,66 +50,71 @@ ${
     : html``
 }
 ${body}`,
-    { wide: true },
-  );
+  });
 }
 
-function csrfField(f: AdminFrame): SafeHtml {
-  return html`<input type="hidden" name="csrf" value="${f.csrf}">`;
-}
-
-/** A POST button in its own form (works without JavaScript). */
 function action(f: AdminFrame, url: string, label: string, fields: Record<string, string> = {}, options: { danger?: boolean; aria?: string } = {}): SafeHtml {
-  return html`<form method="post" action="${url}" class="inline-form">${csrfField(f)}${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}<button type="submit" class="button button-small ${options.danger ? 'button-danger' : 'button-secondary'}"${options.aria ? html` aria-label="${options.aria}"` : html``}>${label}</button></form>`;
+  return postButton(f.csrf, url, label, fields, options);
 }
 
-function pager(url: string, params: Record<string, string>, page: number, hasNext: boolean): SafeHtml {
-  const link = (p: number) => `${url}?${new URLSearchParams({ ...Object.fromEntries(Object.entries(params).filter(([, v]) => v !== '')), page: String(p) }).toString()}`;
-  if (page <= 1 && !hasNext) return html``;
-  return html`<nav class="pager" aria-label="Pages">${page > 1 ? html`<a href="${link(page - 1)}" rel="prev">← Previous</a>` : html`<span></span>`}<span class="muted">Page ${page}</span>${hasNext ? html`<a href="${link(page + 1)}" rel="next">Next →</a>` : html`<span></span>`}</nav>`;
-}
-
-function expirySelect(id: string, defaultValue: string): SafeHtml {
+function expirySelect(id: string, value: string): SafeHtml {
   const choices = TOKEN_EXPIRY_CHOICES.filter((c) => c.value !== 'never' && c.value !== '365d');
-  return html`<select id="${id}" name="expires">${[{ value: '1d', label: '1 day' }, { value: '7d', label: '7 days' }, ...choices].map((c) => html`<option value="${c.value}"${c.value === defaultValue ? html` selected` : html``}>${c.label}</option>`)}</select>`;
+  return html`<select id="${id}" name="expires">${[{ value: '1d', label: '1 day' }, { value: '7d', label: '7 days' }, ...choices].map((c) => html`<option value="${c.value}"${c.value === value ? html` selected` : html``}>${c.label}</option>`)}</select>`;
 }
 
-export function renderUsersPage(branding: Branding, f: AdminFrame, view: { users: readonly User[]; q: string; page: number; hasNext: boolean; total: number }): string {
+/** What the invitation form was sent with, shown again when it is refused. */
+export interface InviteFormValues {
+  email: string;
+  groups: string;
+  expires: string;
+  admin: boolean;
+}
+
+export function renderUsersPage(
+  branding: Branding,
+  f: AdminFrame,
+  view: { users: readonly User[]; q: string; page: number; hasNext: boolean; total: number; invite?: InviteFormValues; mailGoesToOutbox?: boolean },
+): string {
   const base = `${branding.prefix}/admin`;
+  const invite = view.invite ?? { email: '', groups: '', expires: '7d', admin: false };
   return frame(
     branding,
     'users',
     'Users',
     f,
     html`<form method="get" action="${base}/users" class="row search" role="search">
-<div><label for="q">Search by name, email or group</label><input id="q" name="q" type="text" value="${view.q}"></div>
+<div><label for="q">Search by name, email or group</label><input id="q" name="q" type="search" value="${view.q}"></div>
 <button type="submit" class="button button-secondary">Search</button>
 </form>
-<p class="muted">${view.total} user${view.total === 1 ? '' : 's'}${view.q ? html` matching “${view.q}”` : html``}</p>
-<table class="table">
-<thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Groups</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead>
-<tbody>
-${view.users.map(
-  (u) => html`<tr>
-<td><a href="${base}/users/${u.id}">${u.username}</a>${u.isAdmin ? html` <span class="tag">admin</span>` : html``}${u.displayName ? html`<br><span class="muted">${u.displayName}</span>` : html``}</td>
-<td>${u.email ?? '—'}</td><td>${u.groups.join(', ') || '—'}</td><td>${u.status}</td><td>${when(u.createdAt).slice(0, 10)}</td>
-</tr>`,
-)}
-</tbody></table>
+<p class="muted" id="users-count">${view.total} user${view.total === 1 ? '' : 's'}${view.q ? html` matching “${view.q}”` : html``}</p>
+${dataTable({
+  label: 'Users',
+  rows: view.users,
+  empty: 'No users match.',
+  columns: [
+    { label: 'Username', cell: (u) => html`<a href="${base}/users/${u.id}">${u.username}</a>${u.isAdmin ? html` <span class="tag">admin</span>` : html``}${u.displayName ? html`<br><span class="muted">${u.displayName}</span>` : html``}` },
+    { label: 'Email', cell: (u) => u.email ?? '—', className: 'wrap' },
+    { label: 'Groups', cell: (u) => u.groups.join(', ') || '—' },
+    { label: 'Status', cell: (u) => html`<span class="status status-${u.status}">${u.status}</span>` },
+    { label: 'Created', cell: (u) => timeAgo(u.createdAt, f.now) },
+  ],
+})}
 ${pager(`${base}/users`, { q: view.q }, view.page, view.hasNext)}
 
+<section class="panel" aria-labelledby="invite-title">
 <h2 id="invite-title">Invite someone</h2>
-<p class="hint">They get a single-use link to choose a username and a password; you never handle their password.</p>
-<form method="post" action="${base}/invites" class="form" aria-labelledby="invite-title">
+<p class="hint">They get a single-use link to choose a username and a password; you never handle their password.${view.mailGoesToOutbox ? html` No mail server is configured: the link is shown here (and written to the outbox) for you to pass on.` : html``}</p>
+<form method="post" action="${base}/invites" class="form">
 ${csrfField(f)}
 <div class="row">
-<div><label for="invite-email">Email <span class="optional">(the link is mailed there)</span></label><input id="invite-email" name="email" type="email" autocomplete="off"></div>
-<div><label for="invite-groups">Groups <span class="optional">(comma-separated)</span></label><input id="invite-groups" name="groups" type="text" autocomplete="off"></div>
-<div><label for="invite-expires">Link works for</label>${expirySelect('invite-expires', '7d')}</div>
+<div><label for="invite-email">Email <span class="optional">(optional)</span></label><input id="invite-email" name="email" type="email" autocomplete="off" value="${invite.email}"></div>
+<div><label for="invite-groups">Groups <span class="optional">(comma-separated)</span></label><input id="invite-groups" name="groups" type="text" autocomplete="off" value="${invite.groups}"></div>
+<div><label for="invite-expires">Link works for</label>${expirySelect('invite-expires', invite.expires)}</div>
 </div>
-<label class="check"><input type="checkbox" name="admin" value="1"> Administrator</label>
-<button type="submit" class="button button-primary">Create invitation</button>
-</form>`,
+<label class="check"><input type="checkbox" name="admin" value="1"${invite.admin ? html` checked` : html``}> Administrator</label>
+<div><button type="submit" class="button button-primary">Create invitation</button></div>
+</form>
+</section>`,
   );
 }
 
@@ -121,13 +130,14 @@ export function renderUserPage(
     'users',
     user.username,
     f,
-    html`<dl class="facts">
+    html`<p class="crumbs"><a href="${branding.prefix}/admin/users">← All users</a></p>
+<dl class="facts">
 <dt>Name</dt><dd>${user.displayName ?? '—'}</dd>
 <dt>Email</dt><dd>${user.email ?? '—'}</dd>
 <dt>Status</dt><dd>${user.status}</dd>
 <dt>Role</dt><dd>${user.isAdmin ? 'Administrator' : 'User'}</dd>
 <dt>Two-factor</dt><dd>${view.twoFactor ? 'on (authenticator app)' : 'off'}</dd>
-<dt>Created</dt><dd>${when(user.createdAt)}</dd>
+<dt>Created</dt><dd>${timeAgo(user.createdAt, f.now)}</dd>
 </dl>
 ${view.lastAdmin ? html`<p class="notice notice-info">This is the last active administrator: it cannot be disabled, demoted or deleted.</p>` : html``}
 
@@ -145,15 +155,23 @@ ${view.twoFactor ? action(f, `${base}/mfa-reset`, 'Reset two-factor sign-in') : 
 ${csrfField(f)}
 <label for="user-groups">Groups <span class="optional">(comma-separated; new names create groups)</span></label>
 <input id="user-groups" name="groups" type="text" value="${user.groups.join(', ')}" autocomplete="off">
-<button type="submit" class="button button-primary">Save groups</button>
+<div><button type="submit" class="button button-primary">Save groups</button></div>
 </form>
 
 ${
   view.ssoLinks && view.ssoLinks.length
     ? html`<h2 id="sso-title">Single sign-on</h2>
-<table class="table" aria-labelledby="sso-title"><thead><tr><th scope="col">Provider</th><th scope="col">Subject</th><th scope="col">Email there</th><th scope="col">Last sign-in</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>
-${view.ssoLinks.map((l) => html`<tr><td>${l.provider}</td><td><code>${l.subject}</code></td><td>${l.email ?? '—'}</td><td>${l.lastLoginAt ? when(l.lastLoginAt) : '—'}</td><td>${action(f, `${base}/sso/unlink`, `Unlink ${l.provider}`, { provider: l.provider })}</td></tr>`)}
-</tbody></table>`
+${dataTable({
+  labelledBy: 'sso-title',
+  rows: view.ssoLinks,
+  columns: [
+    { label: 'Provider', cell: (l) => l.provider },
+    { label: 'Subject', cell: (l) => html`<code>${l.subject}</code>`, className: 'wrap' },
+    { label: 'Email there', cell: (l) => l.email ?? '—', className: 'wrap' },
+    { label: 'Last sign-in', cell: (l) => timeAgo(l.lastLoginAt, f.now) },
+    { label: 'Action', hiddenLabel: true, cell: (l) => action(f, `${base}/sso/unlink`, `Unlink ${l.provider}`, { provider: l.provider }) },
+  ],
+})}`
     : html``
 }
 
@@ -161,22 +179,30 @@ ${view.ssoLinks.map((l) => html`<tr><td>${l.provider}</td><td><code>${l.subject}
 ${
   view.sessions.length === 0
     ? html`<p class="muted">None.</p>`
-    : html`<table class="table" aria-labelledby="sessions-title"><thead><tr><th scope="col">Device</th><th scope="col">Address</th><th scope="col">Signed in</th><th scope="col">Last seen</th><th scope="col">How</th></tr></thead><tbody>
-${view.sessions.map((s) => html`<tr><td>${describeUserAgent(s.userAgent)}</td><td>${s.ip ?? '—'}</td><td>${when(s.createdAt)}</td><td>${when(s.lastSeenAt)}</td><td>${s.authMethod}</td></tr>`)}
-</tbody></table>
+    : html`${dataTable({
+        labelledBy: 'sessions-title',
+        rows: view.sessions,
+        columns: [
+          { label: 'Device', cell: (s) => describeUserAgent(s.userAgent) },
+          { label: 'Address', cell: (s) => s.ip ?? '—' },
+          { label: 'Signed in', cell: (s) => timeAgo(s.createdAt, f.now) },
+          { label: 'Last seen', cell: (s) => timeAgo(s.lastSeenAt, f.now) },
+          { label: 'How', cell: (s) => s.authMethod },
+        ],
+      })}
 <div class="actions">${action(f, `${base}/sessions/revoke`, 'Sign out all of them')}</div>`
 }
 
 ${
   view.lastAdmin
     ? html``
-    : html`<h2 id="delete-title">Delete</h2>
-<form method="post" action="${base}/delete" class="form" aria-labelledby="delete-title">
+    : html`<section class="panel panel-danger" aria-labelledby="delete-title"><h2 id="delete-title">Delete</h2>
+<form method="post" action="${base}/delete" class="form">
 ${csrfField(f)}
 <label for="confirm">Type the username to confirm</label>
 <input id="confirm" name="confirm" type="text" autocomplete="off" required>
-<button type="submit" class="button button-danger">Delete ${user.username}</button>
-</form>`
+<div><button type="submit" class="button button-danger">Delete ${user.username}</button></div>
+</form></section>`
 }`,
   );
 }
@@ -188,17 +214,25 @@ export function renderGroupsPage(branding: Branding, f: AdminFrame, view: { grou
     'groups',
     'Groups',
     f,
-    html`<table class="table"><thead><tr><th scope="col">Group</th><th scope="col">Members</th><th scope="col">Rename</th><th scope="col"><span class="visually-hidden">Delete</span></th></tr></thead><tbody>
-${view.groups.map(
-  (g) => html`<tr><td><a href="${base}/${encodeURIComponent(g.name)}">${g.name}</a></td><td>${g.members}</td>
-<td><form method="post" action="${base}/rename" class="inline-form row-form">${csrfField(f)}<input type="hidden" name="from" value="${g.name}"><label class="visually-hidden" for="rename-${g.name}">New name for ${g.name}</label><input id="rename-${g.name}" name="to" type="text" required><button type="submit" class="button button-secondary button-small">Rename</button></form></td>
-<td>${g.name === 'admins' ? html`` : action(f, `${base}/delete`, 'Delete', { name: g.name }, { danger: true, aria: `Delete group ${g.name}` })}</td></tr>`,
-)}
-</tbody></table>
+    html`${dataTable({
+      label: 'Groups',
+      rows: view.groups,
+      empty: 'No groups yet.',
+      columns: [
+        { label: 'Group', cell: (g) => html`<a href="${base}/${encodeURIComponent(g.name)}">${g.name}</a>` },
+        { label: 'Members', cell: (g) => g.members },
+        {
+          label: 'Rename',
+          cell: (g) =>
+            html`<form method="post" action="${base}/rename" class="inline-form row-form">${csrfField(f)}<input type="hidden" name="from" value="${g.name}"><label class="visually-hidden" for="rename-${g.name}">New name for ${g.name}</label><input id="rename-${g.name}" name="to" type="text" required><button type="submit" class="button button-secondary button-small">Rename</button></form>`,
+        },
+        { label: 'Delete', hiddenLabel: true, cell: (g) => (g.name === 'admins' ? html`` : action(f, `${base}/delete`, 'Delete', { name: g.name }, { danger: true, aria: `Delete group ${g.name}` })) },
+      ],
+    })}
 <h2 id="new-group-title">New group</h2>
 <form method="post" action="${base}" class="form" aria-labelledby="new-group-title">${csrfField(f)}
 <label for="group-name">Name</label><input id="group-name" name="name" type="text" required>
-<button type="submit" class="button button-primary">Create group</button></form>`,
+<div><button type="submit" class="button button-primary">Create group</button></div></form>`,
   );
 }
 
@@ -209,17 +243,20 @@ export function renderGroupPage(branding: Branding, f: AdminFrame, view: { name:
     'groups',
     `Group ${view.name}`,
     f,
-    html`${
-      view.members.length === 0
-        ? html`<p class="muted">No members.</p>`
-        : html`<table class="table"><thead><tr><th scope="col">Member</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead><tbody>
-${view.members.map((m) => html`<tr><td>${m}</td><td>${action(f, `${base}/members/remove`, 'Remove', { username: m }, { aria: `Remove ${m} from ${view.name}` })}</td></tr>`)}
-</tbody></table>`
-    }
+    html`<p class="crumbs"><a href="${branding.prefix}/admin/groups">← All groups</a></p>
+${dataTable({
+  label: `Members of ${view.name}`,
+  rows: view.members,
+  empty: 'No members.',
+  columns: [
+    { label: 'Member', cell: (m) => m },
+    { label: 'Remove', hiddenLabel: true, cell: (m) => action(f, `${base}/members/remove`, 'Remove', { username: m }, { aria: `Remove ${m} from ${view.name}` }) },
+  ],
+})}
 <h2 id="add-member-title">Add a member</h2>
 <form method="post" action="${base}/members" class="form" aria-labelledby="add-member-title">${csrfField(f)}
 <label for="member">Username</label><input id="member" name="username" type="text" required autocomplete="off">
-<button type="submit" class="button button-primary">Add</button></form>`,
+<div><button type="submit" class="button button-primary">Add</button></div></form>`,
   );
 }
 
@@ -231,16 +268,22 @@ export function renderSignupsPage(branding: Branding, f: AdminFrame, view: { pen
     'Pending sign-ups',
     f,
     html`<p class="muted">Sign-up mode: <strong>${view.mode}</strong> (signup.mode in dashgate.yaml).</p>
-${
-  view.pending.length === 0
-    ? html`<p class="muted">Nobody is waiting.</p>`
-    : html`<table class="table"><thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Address confirmed</th><th scope="col">Asked</th><th scope="col"><span class="visually-hidden">Decide</span></th></tr></thead><tbody>
-${view.pending.map(
-  ({ user, verified }) => html`<tr><td>${user.username}</td><td>${user.email ?? '—'}</td><td>${verified ? 'yes' : 'not yet'}</td><td>${when(user.createdAt)}</td>
-<td><div class="actions">${action(f, `${base}/approve`, 'Approve', { id: user.id }, { aria: `Approve ${user.username}` })}${action(f, `${base}/reject`, 'Reject', { id: user.id }, { danger: true, aria: `Reject ${user.username}` })}</div></td></tr>`,
-)}
-</tbody></table>`
-}`,
+${dataTable({
+  label: 'Pending sign-ups',
+  rows: view.pending,
+  empty: 'Nobody is waiting.',
+  columns: [
+    { label: 'Username', cell: ({ user }) => user.username },
+    { label: 'Email', cell: ({ user }) => user.email ?? '—', className: 'wrap' },
+    { label: 'Address confirmed', cell: ({ verified }) => (verified ? 'yes' : 'not yet') },
+    { label: 'Asked', cell: ({ user }) => timeAgo(user.createdAt, f.now) },
+    {
+      label: 'Decide',
+      hiddenLabel: true,
+      cell: ({ user }) => html`<div class="actions">${action(f, `${base}/approve`, 'Approve', { id: user.id }, { aria: `Approve ${user.username}` })}${action(f, `${base}/reject`, 'Reject', { id: user.id }, { danger: true, aria: `Reject ${user.username}` })}</div>`,
+    },
+  ],
+})}`,
   );
 }
 
@@ -251,13 +294,18 @@ export function renderInvitesPage(branding: Branding, f: AdminFrame, view: { inv
     'invites',
     'Invitations',
     f,
-    html`${
-      view.invites.length === 0
-        ? html`<p class="muted">No open invitations. Invite people from the Users page.</p>`
-        : html`<table class="table"><thead><tr><th scope="col">For</th><th scope="col">Groups</th><th scope="col">By</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Revoke</span></th></tr></thead><tbody>
-${view.invites.map((i) => html`<tr><td>${i.email ?? 'anyone with the link'}${i.isAdmin ? html` <span class="tag">admin</span>` : html``}</td><td>${i.groups.join(', ') || '—'}</td><td>${i.createdBy ?? '—'}</td><td>${when(i.expiresAt)}</td><td>${action(f, `${base}/revoke`, 'Revoke', { id: i.id }, { aria: `Revoke the invitation for ${i.email ?? i.id}` })}</td></tr>`)}
-</tbody></table>`
-    }`,
+    dataTable({
+      label: 'Open invitations',
+      rows: view.invites,
+      empty: 'No open invitations. Invite people from the Users page.',
+      columns: [
+        { label: 'For', cell: (i) => html`${i.email ?? 'anyone with the link'}${i.isAdmin ? html` <span class="tag">admin</span>` : html``}`, className: 'wrap' },
+        { label: 'Groups', cell: (i) => i.groups.join(', ') || '—' },
+        { label: 'By', cell: (i) => i.createdBy ?? '—' },
+        { label: 'Expires', cell: (i) => timeAgo(i.expiresAt, f.now) },
+        { label: 'Revoke', hiddenLabel: true, cell: (i) => action(f, `${base}/revoke`, 'Revoke', { id: i.id }, { aria: `Revoke the invitation for ${i.email ?? i.id}` }) },
+      ],
+    }),
   );
 }
 
@@ -268,13 +316,22 @@ export function renderSessionsPage(branding: Branding, f: AdminFrame, view: { se
     'sessions',
     'Active sessions',
     f,
-    html`<table class="table"><thead><tr><th scope="col">User</th><th scope="col">Device</th><th scope="col">Address</th><th scope="col">Last seen</th><th scope="col"><span class="visually-hidden">Revoke</span></th></tr></thead><tbody>
-${view.sessions.map(
-  (s) => html`<tr><td>${s.username}</td><td>${describeUserAgent(s.userAgent)}</td><td>${s.ip ?? '—'}</td><td>${when(s.lastSeenAt)}</td><td>${
-    s.id === view.currentSessionId ? html`<span class="muted">this browser</span>` : action(f, `${base}/revoke`, 'Sign out', { id: s.id }, { aria: `Sign out ${s.username} on ${describeUserAgent(s.userAgent)}` })
-  }</td></tr>`,
-)}
-</tbody></table>
+    html`${dataTable({
+      label: 'Active sessions',
+      rows: view.sessions,
+      empty: 'Nobody is signed in.',
+      columns: [
+        { label: 'User', cell: (s) => s.username },
+        { label: 'Device', cell: (s) => describeUserAgent(s.userAgent) },
+        { label: 'Address', cell: (s) => s.ip ?? '—' },
+        { label: 'Last seen', cell: (s) => timeAgo(s.lastSeenAt, f.now) },
+        {
+          label: 'Revoke',
+          hiddenLabel: true,
+          cell: (s) => (s.id === view.currentSessionId ? html`<span class="muted">this browser</span>` : action(f, `${base}/revoke`, 'Sign out', { id: s.id }, { aria: `Sign out ${s.username} on ${describeUserAgent(s.userAgent)}` })),
+        },
+      ],
+    })}
 ${pager(base, {}, view.page, view.hasNext)}`,
   );
 }
@@ -294,17 +351,28 @@ export function renderAuditPage(branding: Branding, f: AdminFrame, view: { entri
     'audit',
     'Audit log',
     f,
-    html`<form method="get" action="${base}" class="row search" role="search">
+    html`<form method="get" action="${base}" class="row search" role="search" aria-label="Filter the audit log">
 <div><label for="audit-user">User</label><input id="audit-user" name="user" type="text" value="${view.filter.user}"></div>
-<div><label for="audit-action">Action <span class="optional">(e.g. login. for all sign-in events)</span></label><input id="audit-action" name="action" type="text" value="${view.filter.action}"></div>
+<div><label for="audit-action">Action <span class="optional">(login. for all sign-in events)</span></label><input id="audit-action" name="action" type="text" value="${view.filter.action}"></div>
 <div><label for="audit-from">From</label><input id="audit-from" name="from" type="date" value="${view.filter.from}"></div>
 <div><label for="audit-to">To</label><input id="audit-to" name="to" type="date" value="${view.filter.to}"></div>
 <button type="submit" class="button button-secondary">Filter</button>
 </form>
 <p><a href="${base}.csv?${new URLSearchParams(Object.fromEntries(Object.entries(params).filter(([, v]) => v !== ''))).toString()}" download>Export these entries as CSV</a></p>
-<table class="table"><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Whom</th><th scope="col">From</th><th scope="col">Details</th></tr></thead><tbody>
-${view.entries.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.actor ?? '—'}</td><td>${e.action}</td><td>${e.target ?? '—'}</td><td>${e.ip ?? '—'}</td><td class="detail">${e.detail ? JSON.stringify(e.detail) : ''}</td></tr>`)}
-</tbody></table>
+${dataTable({
+  label: 'Audit log entries',
+  rows: view.entries,
+  empty: 'No entries match.',
+  rowId: (e) => `audit-${e.id}`,
+  columns: [
+    { label: 'When', cell: (e) => timeAgo(e.at, f.now) },
+    { label: 'Who', cell: (e) => auditWho(e) },
+    { label: 'What', cell: (e) => html`<code>${e.action}</code>` },
+    { label: 'Whom', cell: (e) => e.target ?? '—' },
+    { label: 'From', cell: (e) => e.ip ?? '—' },
+    { label: 'Details', cell: (e) => auditDetails(e), className: 'detail' },
+  ],
+})}
 ${pager(base, params, view.page, view.hasNext)}`,
   );
 }

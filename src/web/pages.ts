@@ -16,7 +16,7 @@ export function renderLayout(branding: Branding, title: string, body: SafeHtml, 
 <title>${title} · ${branding.appName}</title>
 <link rel="stylesheet" href="${branding.prefix}/static/style.css">
 </head>
-<body>
+<body class="page-card">
 <main class="card${options.wide ? ' card-wide' : ''}" aria-labelledby="page-title">
 <header class="brand">
 ${branding.logoUrl ? html`<img class="logo" src="${branding.logoUrl}" alt="" width="40" height="40">` : html`<span class="logo-mark" aria-hidden="true">${branding.appName.slice(0, 1).toUpperCase()}</span>`}
@@ -80,15 +80,18 @@ ${passwords ? html`<p class="secondary"><a href="${branding.prefix}/forgot">Forg
   );
 }
 
-export function renderLogoutPage(branding: Branding, view: { csrf: string; username: string }): string {
+/** "Sign out" (the confirm page links and the page helper open); `next`: where signing in again lands ("switch account"). */
+export function renderLogoutPage(branding: Branding, view: { csrf: string; username: string; next?: string; switching?: boolean }): string {
+  const title = view.switching ? 'Switch account' : 'Sign out';
   return renderLayout(
     branding,
-    'Sign out',
-    html`<h1 id="page-title">Sign out</h1>
-<p class="lead">You are signed in as <strong>${view.username}</strong>.</p>
+    title,
+    html`<h1 id="page-title">${title}</h1>
+<p class="lead">You are signed in as <strong>${view.username}</strong>.${view.switching ? ' Sign out here, then sign in with the other account.' : ''}</p>
 <form method="post" action="${branding.prefix}/logout" class="form">
 <input type="hidden" name="csrf" value="${view.csrf}">
-<button type="submit" class="button button-primary">Sign out</button>
+${view.next && view.next !== '/' ? html`<input type="hidden" name="next" value="${view.next}">` : html``}
+<button type="submit" class="button button-primary">${view.switching ? 'Sign out and sign in again' : 'Sign out'}</button>
 </form>
 <p class="secondary"><a href="/">Back to ${branding.appName}</a></p>`,
   );
