@@ -8,8 +8,8 @@ import { parseDuration } from '../config/duration.js';
 import { inviteMessage } from '../mail/messages.js';
 import { accountRefusal } from './account-refusal.js';
 import { listField, type Admin, type AdminExtra, type AdminGuard } from './admin-guard.js';
-import { renderGroupPage, renderGroupsPage, renderInvitesPage, renderSignupsPage } from './admin-pages.js';
-import { formField, type WebContext } from './context.js';
+import { renderGroupPage, renderGroupsPage, renderInvitesPage, renderSignupsPage, type InviteFormValues } from './admin-pages.js';
+import { formField, mailGoesToOutbox, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
 
 const INVITE_EXPIRIES = new Set(['1d', '7d', '30d', '90d']);
@@ -22,7 +22,7 @@ export function registerAdminGroupRoutes(
   ctx: WebContext,
   guard: AdminGuard,
   doneInfo: (request: FastifyRequest) => string | undefined,
-  showUsers: (request: FastifyRequest, reply: FastifyReply, admin: Admin, status: number, extra?: AdminExtra) => Promise<unknown>,
+  showUsers: (request: FastifyRequest, reply: FastifyReply, admin: Admin, status: number, extra?: AdminExtra, invite?: InviteFormValues) => Promise<unknown>,
 ) {
   const { base, requireAdmin, requireAdminForm, frame, actor } = guard;
 
@@ -44,10 +44,14 @@ export function registerAdminGroupRoutes(
 
   const showInvites: Show = async (reply, admin, status, extra = {}) => sendPage(reply, status, renderInvitesPage(ctx.branding, frame(admin, extra), { invites: await ctx.store.invites.listOpen(ctx.now()) }));
 
-  adminPost(`${base}/invites`, (request) => (reply, admin, status, extra) => showUsers(request, reply, admin, status, extra), async (request, reply, admin) => {
+  const inviteValues = (body: unknown): InviteFormValues => ({ email: formField(body, 'email').trim(), groups: formField(body, 'groups'), expires: formField(body, 'expires'), admin: formField(body, 'admin') === '1' });
+  // A refused invitation is shown on the Users page with the form as it was sent.
+  const showInviteForm = (request: FastifyRequest): Show => (reply, admin, status, extra) => showUsers(request, reply, admin, status, extra, inviteValues(request.body));
+
+  adminPost(`${base}/invites`, showInviteForm, async (request, reply, admin) => {
     const body = request.body;
     const expires = formField(body, 'expires');
-    if (!INVITE_EXPIRIES.has(expires)) return showUsers(request, reply, admin, 400, { error: 'Choose how long the link works.' });
+    if (!INVITE_EXPIRIES.has(expires)) return showInviteForm(request)(reply, admin, 400, { error: 'Choose how long the link works.' });
     const email = formField(body, 'email').trim() || null;
     const { token, invite } = await inviteUser(ctx.accounts, actor(admin, request), { email, groups: listField(body, 'groups'), isAdmin: formField(body, 'admin') === '1', ttlMs: parseDuration(expires)! });
     const link = gatewayLink(ctx.linkBase(), ctx.prefix, 'invite', token);
@@ -55,7 +59,10 @@ export function registerAdminGroupRoutes(
     if (invite.email) {
       try {
         await ctx.mailer.send(inviteMessage({ appName: ctx.branding.appName, to: invite.email, link, invitedBy: admin.user.displayName ?? admin.user.username, expiresAt: invite.expiresAt }));
-        info = `The invitation was sent to ${invite.email}.`;
+        // Without a mail server the message is only written to the outbox: nobody received it yet.
+        info = mailGoesToOutbox(ctx.mailer)
+          ? `No mail server is configured: the invitation for ${invite.email} was written to the outbox, not sent. Pass the link below on yourself.`
+          : `The invitation was sent to ${invite.email}.`;
       } catch (err) {
         request.log.error({ err, to: invite.email }, 'invitation mail failed');
         info = `The invitation could not be mailed to ${invite.email}; pass the link on yourself.`;

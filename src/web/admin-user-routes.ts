@@ -9,15 +9,15 @@ import { resetMessage } from '../mail/messages.js';
 import type { User } from '../store/types.js';
 import { accountRefusal } from './account-refusal.js';
 import { listField, type Admin, type AdminExtra, type AdminGuard } from './admin-guard.js';
-import { PAGE_SIZE, renderUserPage, renderUsersPage } from './admin-pages.js';
-import { formField, type WebContext } from './context.js';
+import { PAGE_SIZE, renderUserPage, renderUsersPage, type InviteFormValues } from './admin-pages.js';
+import { formField, mailGoesToOutbox, type WebContext } from './context.js';
 import { sendPage } from './login-routes.js';
 
 /** The console's users: the list (with the invitation form) and one user's page and its actions. */
 export function registerAdminUserRoutes(app: FastifyInstance, ctx: WebContext, guard: AdminGuard, doneInfo: (request: FastifyRequest) => string | undefined) {
   const { base, requireAdmin, requireAdminForm, frame, actor } = guard;
 
-  async function showUsers(request: FastifyRequest, reply: FastifyReply, admin: Admin, status: number, extra: AdminExtra = {}) {
+  async function showUsers(request: FastifyRequest, reply: FastifyReply, admin: Admin, status: number, extra: AdminExtra = {}, invite?: InviteFormValues) {
     const q = String((request.query as Record<string, unknown>).q ?? '').trim().slice(0, 100);
     const page = guard.pageOf(request);
     const needle = q.toLowerCase();
@@ -25,7 +25,7 @@ export function registerAdminUserRoutes(app: FastifyInstance, ctx: WebContext, g
       (u) => !needle || u.username.includes(needle) || (u.email ?? '').toLowerCase().includes(needle) || (u.displayName ?? '').toLowerCase().includes(needle) || u.groups.some((g) => g.toLowerCase() === needle),
     );
     const users = all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-    return sendPage(reply, status, renderUsersPage(ctx.branding, frame(admin, { info: doneInfo(request), ...extra }), { users, q, page, hasNext: all.length > page * PAGE_SIZE, total: all.length }));
+    return sendPage(reply, status, renderUsersPage(ctx.branding, frame(admin, { info: doneInfo(request), ...extra }), { users, q, page, hasNext: all.length > page * PAGE_SIZE, total: all.length, mailGoesToOutbox: mailGoesToOutbox(ctx.mailer), ...(invite ? { invite } : {}) }));
   }
 
   app.get(`${base}/users`, async function listUsers(request, reply) {

@@ -1,3 +1,5 @@
+import type { PasswordPolicy } from '../auth/password-policy.js';
+import { errorSummary, field, newPasswordBlock, type FieldErrors } from './form-fields.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface Branding {
@@ -97,25 +99,22 @@ ${view.next && view.next !== '/' ? html`<input type="hidden" name="next" value="
   );
 }
 
-export function renderSetupPage(branding: Branding, view: { csrf: string; token: string; error?: string; username?: string; email?: string }): string {
+const NEW_ACCOUNT_LABELS = { username: 'Username', email: 'Email', password: 'Password', password2: 'Repeat password' };
+
+export function renderSetupPage(branding: Branding, view: { csrf: string; token: string; policy: PasswordPolicy; errors?: FieldErrors; username?: string; email?: string }): string {
+  const errors = view.errors ?? {};
   return renderLayout(
     branding,
     'Create the first administrator',
     html`<h1 id="page-title">Create the administrator account</h1>
 <p class="lead">This one-time link sets up the first account of ${branding.appName}. It can be used once.</p>
-${notice('error', view.error)}
+${errorSummary(errors, NEW_ACCOUNT_LABELS)}
 <form method="post" action="${branding.prefix}/setup" class="form" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="token" value="${view.token}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}" autofocus>
-<label for="email">Email <span class="optional">(optional)</span></label>
-<input id="email" name="email" type="email" autocomplete="email" value="${view.email ?? ''}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
-<p class="hint" id="password-hint">At least 15 characters is a good choice; a few unrelated words work well.</p>
-<label for="password2">Repeat password</label>
-<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+${field({ id: 'username', name: 'username', label: 'Username', autocomplete: 'username', required: true, value: view.username ?? '', error: errors.username, autofocus: !errors.password && !errors.password2 })}
+${field({ id: 'email', name: 'email', label: 'Email', optional: 'optional', type: 'email', autocomplete: 'email', value: view.email ?? '', error: errors.email })}
+${newPasswordBlock({ policy: view.policy, errors })}
 <button type="submit" class="button button-primary">Create account and sign in</button>
 </form>`,
   );

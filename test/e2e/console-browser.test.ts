@@ -26,6 +26,7 @@ describe('the console in Chromium', { timeout: 300_000 }, () => {
   let root: string;
   let alice: string;
   let bob: User;
+  let inviteLink: string;
   const offHost: string[] = [];
 
   before(async () => {
@@ -52,6 +53,7 @@ describe('the console in Chromium', { timeout: 300_000 }, () => {
       body: new URLSearchParams({ csrf: hiddenFields(await users.text()).csrf!, email: 'carol@example.com', groups: 'analysts', expires: '7d' }).toString(),
     });
     assert.equal(invited.status, 200);
+    inviteLink = /<code class="secret" id="new-link">([^<]+)<\/code>/.exec(await invited.text())![1]!.replace(/&amp;/g, '&');
     browser = await launchChromium();
   });
   after(async () => {
@@ -148,6 +150,33 @@ describe('the console in Chromium', { timeout: 300_000 }, () => {
       assert.match(page.url(), /next=%2Ffinance%2Freport/);
       await page.context().close();
       alice = await signIn(gw.url, 'alice', PASSWORD);
+    }
+  });
+
+  it('the invitation form shows every problem at once, fits a phone and passes axe, light and dark', async () => {
+    for (const scheme of SCHEMES) {
+      for (const width of WIDTHS) {
+        const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: scheme });
+        await holdToLoopback(context, offHost);
+        const page = await context.newPage();
+        await page.goto(inviteLink);
+        await page.locator('#username').fill('alice');
+        await page.locator('#password').fill('short');
+        await page.locator('#password2').fill('different');
+        await page.getByRole('button', { name: 'Create account and sign in' }).click();
+        await page.locator('#form-error').waitFor();
+        assert.equal(await page.locator('.field-error').count(), 2, 'username taken and password too short');
+        assert.equal(await page.locator('#username').inputValue(), 'alice');
+        assert.equal(await page.locator('#password').inputValue(), '');
+        assert.equal(await overflow(page), 0);
+        const results = await new AxeBuilder({ page }).analyze();
+        assert.deepEqual(results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`), [], `invitation errors in ${scheme}`);
+        await screenshot(page, `invite-errors-${width}-${scheme}`);
+        await page.goto(`${gw.url}/_dashgate/login`);
+        assert.equal(await overflow(page), 0);
+        await screenshot(page, `login-${width}-${scheme}`);
+        await context.close();
+      }
     }
   });
 
