@@ -47,6 +47,7 @@ import { createUpgradeHandler } from './proxy/websocket.js';
 import type { Store } from './store/store.js';
 import type { Clock } from './store/types.js';
 import type { WebContext } from './web/context.js';
+import { createWebErrorHandler } from './web/error-handler.js';
 import { writeErrorResponse } from './web/error-response.js';
 import { registerAccountRoutes } from './web/account-routes.js';
 import { registerAdminRoutes } from './web/admin-routes.js';
@@ -280,6 +281,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     own.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
+    // Refusals of the gateway's own pages (web/web-refusal.ts) are answered there; anything else goes on to handleError.
+    own.setErrorHandler(createWebErrorHandler(web));
     own.addHook('onSend', async function pageSecurityHeaders(_request, reply) {
       for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
     });

@@ -36,6 +36,12 @@ export class SessionRepository {
     return rows.map((row) => ({ ...toRecord(row), username: row.username }));
   }
 
+  /** How many sessions have not expired: the console's dashboard. */
+  async countActive(now: number): Promise<number> {
+    const { n } = await this.db.selectFrom('sessions').select((eb) => eb.fn.countAll<number | string>().as('n')).where('expires_at', '>', now).executeTakeFirstOrThrow();
+    return Number(n);
+  }
+
   async touch(id: string, lastSeenAt: number): Promise<void> {
     await this.db.updateTable('sessions').set({ last_seen_at: lastSeenAt }).where('id', '=', id).execute();
   }

@@ -1,3 +1,5 @@
+import type { ApiToken } from '../auth/api-tokens.js';
+import type { Passkey } from '../store/factors.js';
 import type { GroupSummary } from '../store/groups.js';
 import type { AuditEntry, Invite, SessionRecord, User } from '../store/types.js';
 import { describeUserAgent, TOKEN_EXPIRY_CHOICES } from './account-pages.js';
@@ -24,6 +26,7 @@ export interface AdminFrame {
 export type AdminSection = 'dashboard' | 'users' | 'signups' | 'groups' | 'invites' | 'sessions' | 'audit';
 
 const SECTIONS: ReadonlyArray<[AdminSection, string]> = [
+  ['dashboard', 'Overview'],
   ['users', 'Users'],
   ['signups', 'Sign-ups'],
   ['groups', 'Groups'],
@@ -34,11 +37,12 @@ const SECTIONS: ReadonlyArray<[AdminSection, string]> = [
 
 export const PAGE_SIZE = 25;
 
-function frame(branding: Branding, section: AdminSection, title: string, f: AdminFrame, body: SafeHtml): string {
+/** A console page: the bar with its sections, the title, the one-off notices, then `body`. */
+export function frame(branding: Branding, section: AdminSection, title: string, f: AdminFrame, body: SafeHtml): string {
   const base = `${branding.prefix}/admin`;
   return renderConsoleLayout(branding, {
     title: `${title} · Admin`,
-    nav: SECTIONS.map(([key, label]) => ({ key, label, href: `${base}/${key}` })),
+    nav: SECTIONS.map(([key, label]) => ({ key, label, href: key === 'dashboard' ? base : `${base}/${key}` })),
     current: section,
     user: f.admin,
     csrf: f.csrf,
@@ -70,36 +74,67 @@ export interface InviteFormValues {
   admin: boolean;
 }
 
+/** The users list's query: kept in the search form, the sort links and the pager. */
+export interface UserListQuery {
+  q: string;
+  status: '' | 'active' | 'disabled' | 'pending';
+  sort: 'username' | 'email' | 'created' | 'status';
+  dir: 'asc' | 'desc';
+  page: number;
+}
+
 export function renderUsersPage(
   branding: Branding,
   f: AdminFrame,
-  view: { users: readonly User[]; q: string; page: number; hasNext: boolean; total: number; invite?: InviteFormValues; mailGoesToOutbox?: boolean },
+  view: { users: readonly User[]; query: UserListQuery; groups: readonly string[]; hasNext: boolean; total: number; invite?: InviteFormValues; mailGoesToOutbox?: boolean },
 ): string {
   const base = `${branding.prefix}/admin`;
+  const { query } = view;
   const invite = view.invite ?? { email: '', groups: '', expires: '7d', admin: false };
+  const kept = { q: query.q, status: query.status, sort: query.sort === 'username' ? '' : query.sort, dir: query.dir === 'asc' ? '' : query.dir };
+  const listUrl = (params: Record<string, string>) => {
+    const search = new URLSearchParams(Object.entries({ ...kept, ...params }).filter(([, v]) => v !== '')).toString();
+    return `${base}/users${search ? `?${search}` : ''}`;
+  };
+  const statusOption = (value: string, label: string) => html`<option value="${value}"${query.status === value ? html` selected` : html``}>${label}</option>`;
   return frame(
     branding,
     'users',
     'Users',
     f,
-    html`<form method="get" action="${base}/users" class="row search" role="search">
-<div><label for="q">Search by name, email or group</label><input id="q" name="q" type="search" value="${view.q}"></div>
+    html`<form method="get" action="${base}/users" class="row search" role="search" aria-label="Find users">
+<div><label for="q">Search by name, email or group</label><input id="q" name="q" type="search" value="${query.q}"></div>
+<div class="narrow"><label for="status">Status</label><select id="status" name="status">${statusOption('', 'Any')}${statusOption('active', 'Active')}${statusOption('disabled', 'Disabled')}${statusOption('pending', 'Pending')}</select></div>
+${query.sort !== 'username' ? html`<input type="hidden" name="sort" value="${query.sort}">` : html``}${query.dir !== 'asc' ? html`<input type="hidden" name="dir" value="${query.dir}">` : html``}
 <button type="submit" class="button button-secondary">Search</button>
+${query.q || query.status ? html`<a class="clear-link" href="${base}/users">Clear</a>` : html``}
 </form>
-<p class="muted" id="users-count">${view.total} user${view.total === 1 ? '' : 's'}${view.q ? html` matching “${view.q}”` : html``}</p>
+<p class="muted" id="users-count">${view.total} user${view.total === 1 ? '' : 's'}${query.q ? html` matching “${query.q}”` : html``}${query.status ? html`, ${query.status}` : html``}</p>
+<form method="post" action="${base}/users/bulk" id="bulk-form" class="bulk" aria-label="Change the ticked users">
+${csrfField(f)}
+<span class="muted">With the ticked users:</span>
+<button type="submit" name="action" value="disable" class="button button-small button-secondary">Disable</button>
+<button type="submit" name="action" value="enable" class="button button-small button-secondary">Enable</button>
+<label for="bulk-group" class="visually-hidden">Group to add them to</label>
+<input id="bulk-group" name="group" type="text" list="known-groups" placeholder="group" autocomplete="off">
+<datalist id="known-groups">${view.groups.filter((g) => g !== 'admins').map((g) => html`<option value="${g}"></option>`)}</datalist>
+<button type="submit" name="action" value="add_group" class="button button-small button-secondary">Add to group</button>
+</form>
 ${dataTable({
   label: 'Users',
   rows: view.users,
   empty: 'No users match.',
+  sort: { key: query.sort, dir: query.dir, href: (key, dir) => listUrl({ sort: key === 'username' ? '' : key, dir: dir === 'asc' ? '' : dir }) },
   columns: [
-    { label: 'Username', cell: (u) => html`<a href="${base}/users/${u.id}">${u.username}</a>${u.isAdmin ? html` <span class="tag">admin</span>` : html``}${u.displayName ? html`<br><span class="muted">${u.displayName}</span>` : html``}` },
-    { label: 'Email', cell: (u) => u.email ?? '—', className: 'wrap' },
+    { label: 'Select', hiddenLabel: true, cell: (u) => html`<input type="checkbox" form="bulk-form" name="user:${u.id}" value="1" aria-label="Select ${u.username}">`, className: 'select' },
+    { label: 'Username', sortKey: 'username', cell: (u) => html`<a href="${base}/users/${u.id}">${u.username}</a>${u.isAdmin ? html` <span class="tag">admin</span>` : html``}${u.displayName ? html`<br><span class="muted">${u.displayName}</span>` : html``}` },
+    { label: 'Email', sortKey: 'email', cell: (u) => u.email ?? '—', className: 'wrap' },
     { label: 'Groups', cell: (u) => u.groups.join(', ') || '—' },
-    { label: 'Status', cell: (u) => html`<span class="status status-${u.status}">${u.status}</span>` },
-    { label: 'Created', cell: (u) => timeAgo(u.createdAt, f.now) },
+    { label: 'Status', sortKey: 'status', cell: (u) => html`<span class="status status-${u.status}">${u.status}</span>` },
+    { label: 'Created', sortKey: 'created', cell: (u) => timeAgo(u.createdAt, f.now) },
   ],
 })}
-${pager(`${base}/users`, { q: view.q }, view.page, view.hasNext)}
+${pager(`${base}/users`, kept, query.page, view.hasNext)}
 
 <section class="panel" aria-labelledby="invite-title">
 <h2 id="invite-title">Invite someone</h2>
@@ -121,7 +156,16 @@ ${csrfField(f)}
 export function renderUserPage(
   branding: Branding,
   f: AdminFrame,
-  view: { user: User; sessions: readonly SessionRecord[]; lastAdmin: boolean; twoFactor: boolean; ssoLinks?: ReadonlyArray<{ provider: string; subject: string; email: string | null; lastLoginAt: number | null }> },
+  view: {
+    user: User;
+    sessions: readonly SessionRecord[];
+    lastAdmin: boolean;
+    twoFactor: boolean;
+    passkeys?: readonly Passkey[];
+    tokens?: readonly ApiToken[];
+    audit?: readonly AuditEntry[];
+    ssoLinks?: ReadonlyArray<{ provider: string; subject: string; email: string | null; lastLoginAt: number | null }>;
+  },
 ): string {
   const { user } = view;
   const base = `${branding.prefix}/admin/users/${user.id}`;
@@ -175,6 +219,32 @@ ${dataTable({
     : html``
 }
 
+<h2 id="factors-title">Second factors</h2>
+<p>Authenticator app: <strong>${view.twoFactor ? 'on' : 'off'}</strong>.</p>
+${dataTable({
+  labelledBy: 'factors-title',
+  rows: view.passkeys ?? [],
+  empty: 'No passkeys.',
+  columns: [
+    { label: 'Passkey', cell: (p) => p.name },
+    { label: 'Added', cell: (p) => timeAgo(p.createdAt, f.now) },
+    { label: 'Last used', cell: (p) => timeAgo(p.lastUsedAt, f.now) },
+  ],
+})}
+
+<h2 id="tokens-title">API tokens</h2>
+${dataTable({
+  labelledBy: 'tokens-title',
+  rows: view.tokens ?? [],
+  empty: 'No API tokens.',
+  columns: [
+    { label: 'Name', cell: (t) => t.name },
+    { label: 'Created', cell: (t) => timeAgo(t.createdAt, f.now) },
+    { label: 'Expires', cell: (t) => (t.expiresAt === null ? 'never' : timeAgo(t.expiresAt, f.now)) },
+    { label: 'Last used', cell: (t) => timeAgo(t.lastUsedAt, f.now) },
+  ],
+})}
+
 <h2 id="sessions-title">Signed-in browsers</h2>
 ${
   view.sessions.length === 0
@@ -192,6 +262,20 @@ ${
       })}
 <div class="actions">${action(f, `${base}/sessions/revoke`, 'Sign out all of them')}</div>`
 }
+
+<h2 id="recent-title">Recent activity</h2>
+${dataTable({
+  labelledBy: 'recent-title',
+  rows: view.audit ?? [],
+  empty: 'Nothing recorded yet.',
+  columns: [
+    { label: 'When', cell: (e) => timeAgo(e.at, f.now) },
+    { label: 'Who', cell: (e) => auditWho(e) },
+    { label: 'What', cell: (e) => html`<code>${e.action}</code>` },
+    { label: 'Details', cell: (e) => auditDetails(e), className: 'detail' },
+  ],
+})}
+<p><a href="${branding.prefix}/admin/audit?user=${encodeURIComponent(user.username)}">All of ${user.username}’s audit entries</a></p>
 
 ${
   view.lastAdmin

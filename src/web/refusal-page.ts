@@ -15,10 +15,13 @@ export interface RefusedAt {
  * land where the browser was going) and the account page. `code` is the `x-dashgate` code, also
  * in the page as `data-code` for tests and scripts.
  */
-export function renderRefusalPage(branding: Branding, view: { title: string; message: string; code: string; status: number; at: RefusedAt }): string {
+export function renderRefusalPage(
+  branding: Branding,
+  view: { title: string; message: string; code: string; status: number; at: RefusedAt; back?: { href: string; label: string }; issues?: ReadonlyArray<{ field: string; message: string }> },
+): string {
   const { user, path } = view.at;
   const prefix = branding.prefix;
-  const back = path === '/' || path.startsWith(`${prefix}/`) ? { href: `${prefix}/account`, label: 'Go to your account' } : { href: '/', label: `Back to ${branding.appName}` };
+  const back = view.back ?? (path === '/' || path.startsWith(`${prefix}/`) ? { href: `${prefix}/account`, label: 'Go to your account' } : { href: '/', label: `Back to ${branding.appName}` });
   const retry = view.status >= 500;
   return renderLayout(
     branding,
@@ -26,6 +29,7 @@ export function renderRefusalPage(branding: Branding, view: { title: string; mes
     html`<div data-code="${view.code}">
 <h1 id="page-title">${view.title}</h1>
 <p class="lead">${view.message}</p>
+${view.issues?.length ? html`<ul class="error-list">${view.issues.map((i) => html`<li><code>${i.field}</code>: ${i.message}</li>`)}</ul>` : html``}
 ${
   user
     ? html`<p class="signed-in-as">You are signed in as <strong>${user.username}</strong>${user.displayName && user.displayName !== user.username ? html` (${user.displayName})` : html``}. If this should work for you, ask an administrator for access, or sign in with another account.</p>
@@ -34,7 +38,7 @@ ${
 <a class="button button-secondary" href="${prefix}/logout?switch=1&amp;next=${encodeURIComponent(path)}">Switch account</a>
 </div>
 <p class="secondary"><a href="${prefix}/account">Your account</a> · <a href="${prefix}/logout">Sign out</a></p>`
-    : html`<p><a class="button button-primary" href="${retry ? '' : '/'}">${retry ? 'Try again' : 'Go to the start page'}</a></p>`
+    : html`<p><a class="button button-primary" href="${view.back?.href ?? (retry ? '' : '/')}">${view.back?.label ?? (retry ? 'Try again' : 'Go to the start page')}</a></p>`
 }
 </div>`,
   );
