@@ -32,7 +32,7 @@ const DeleteBody = z.object({ confirm: text(100) });
 /** Bulk actions: the ticked rows arrive as `user:<id>=1` (the form body keeps one value per name). */
 const BulkBody = z
   .object({ action: z.enum(['disable', 'enable', 'add_group']), group: text(100) })
-  .catchall(z.string().max(10))
+  .catchall(z.string().max(200))
   .refine((b) => b.action !== 'add_group' || b.group !== '', { message: 'Name the group to add them to.', path: ['group'] });
 
 const compare = (sort: UserListQuery['sort']) => (a: User, b: User) =>

@@ -63,7 +63,7 @@ describe('the console in Chromium', { timeout: 300_000 }, () => {
     assert.deepEqual(offHost, []);
   });
 
-  const consolePages = () => ['/admin/users', `/admin/users/${bob.id}`, '/admin/groups', '/admin/groups/analysts', '/admin/invites', '/admin/signups', '/admin/sessions', '/admin/audit', '/account'];
+  const consolePages = () => ['/admin', '/admin/users', `/admin/users/${bob.id}`, '/admin/groups', '/admin/groups/analysts', '/admin/invites', '/admin/signups', '/admin/sessions', '/admin/audit', '/account'];
 
   async function open(cookie: string, width: number, scheme: 'light' | 'dark'): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: scheme });
@@ -121,6 +121,7 @@ describe('the console in Chromium', { timeout: 300_000 }, () => {
       for (const path of consolePages()) {
         await page.goto(`${gw.url}/_dashgate${path}`);
         const results = await new AxeBuilder({ page }).analyze();
+        assert.ok(results.passes.length > 10, `axe ran its rules on ${path}`);
         assert.deepEqual(
           results.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`),
           [],
