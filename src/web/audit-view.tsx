@@ -1,6 +1,5 @@
 import type { AuditEntry } from '../store/types.js';
-import { keyValues } from './components.js';
-import { html, type SafeHtml } from './html.js';
+import { KeyValues } from './components.js';
 
 /**
  * Events whose recorded actor is whatever an anonymous visitor typed (a name asked for on
@@ -10,16 +9,16 @@ import { html, type SafeHtml } from './html.js';
 const TYPED_BY_ANONYMOUS = new Set(['password.reset_requested', 'password.reset_throttled', 'login.failure', 'login.throttled']);
 
 /** Who acted, as the audit page shows it. */
-export function auditWho(entry: AuditEntry): SafeHtml {
-  if (entry.actor === null) return html`<span class="muted">—</span>`;
-  if (TYPED_BY_ANONYMOUS.has(entry.action)) return html`<span class="muted">anonymous</span>`;
-  return html`${entry.actor}`;
+export function AuditWho({ entry }: { entry: AuditEntry }) {
+  if (entry.actor === null) return <span class="muted">—</span>;
+  if (TYPED_BY_ANONYMOUS.has(entry.action)) return <span class="muted">anonymous</span>;
+  return <>{entry.actor}</>;
 }
 
 /** The entry's details as "key: value" lines, with what an anonymous visitor typed first. */
-export function auditDetails(entry: AuditEntry): SafeHtml {
+export function AuditDetails({ entry }: { entry: AuditEntry }) {
   const pairs: Array<[string, unknown]> = [];
   if (entry.actor !== null && TYPED_BY_ANONYMOUS.has(entry.action)) pairs.push(['typed', entry.actor]);
   for (const [key, value] of Object.entries(entry.detail ?? {})) pairs.push([key, value]);
-  return keyValues(pairs);
+  return <KeyValues entries={pairs} />;
 }
