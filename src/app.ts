@@ -51,6 +51,7 @@ import { isStoreOutage } from './store/outage.js';
 import type { Store } from './store/store.js';
 import type { Clock } from './store/types.js';
 import type { WebContext } from './web/context.js';
+import { createWebErrorHandler } from './web/error-handler.js';
 import { writeErrorResponse } from './web/error-response.js';
 import { registerAccountRoutes } from './web/account-routes.js';
 import { registerAdminRoutes } from './web/admin-routes.js';
@@ -60,7 +61,8 @@ import { registerResetRoutes } from './web/reset-routes.js';
 import { registerPasskeyRoutes } from './web/passkey-routes.js';
 import { registerSignupRoutes } from './web/signup-routes.js';
 import { registerSsoRoutes } from './web/sso-routes.js';
-import { renderMessagePage, type Branding } from './web/pages.js';
+import { type Branding } from './web/pages.js';
+import { refusalPageCode, renderRefusalPage as renderRefusalPageView } from './web/refusal-page.js';
 import { PAGE_SECURITY_HEADERS } from './web/security-headers.js';
 import { registerSetupRoutes } from './web/setup-routes.js';
 import { registerSupportRoutes } from './web/support-routes.js';
@@ -347,6 +349,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     own.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
+    // Refusals of the gateway's own pages (web/web-refusal.ts) are answered there; anything else goes on to handleError.
+    own.setErrorHandler(createWebErrorHandler(web));
     own.addHook('onSend', async function pageSecurityHeaders(_request, reply) {
       for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
     });
@@ -393,8 +397,7 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
     mustRewrite: hidesPageLayouts,
     maxHtmlBytes: config.page_helper.max_html_bytes,
   });
-  const renderRefusalPage: RefusalPageRenderer = (page, status) =>
-    renderMessagePage(branding, { ...page, ...(status === 403 ? {} : { action: status >= 500 ? { href: '', label: 'Try again' } : { href: '/', label: 'Go to the start page' } }) });
+  const renderRefusalPage: RefusalPageRenderer = (page, status, at) => renderRefusalPageView(branding, { ...page, status, code: refusalPageCode(page, status), at });
   const logLimited = createLogLimiter(logger);
   const handleProxied = createProxyHandler({
     guard,

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { AuditEntry, AuditEvent, Clock } from './types.js';
 
@@ -56,5 +56,19 @@ export class AuditRepository {
       ip: row.ip,
       detail: row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null,
     }));
+  }
+
+  /** Entries of these actions per UTC day (days since the epoch) from `from` (ms) on: the console's dashboard chart. */
+  async countByDay(actions: readonly string[], from: number): Promise<Array<{ day: number; action: string; count: number }>> {
+    if (actions.length === 0) return [];
+    const day = sql<number>`cast(at / 86400000 as integer)`;
+    const rows = await this.db
+      .selectFrom('audit_log')
+      .select((eb) => [day.as('day'), 'action', eb.fn.countAll<number | string>().as('n')])
+      .where('action', 'in', actions)
+      .where('at', '>=', from)
+      .groupBy([day, 'action'])
+      .execute();
+    return rows.map((row) => ({ day: Number(row.day), action: row.action, count: Number(row.n) }));
   }
 }

@@ -36,8 +36,8 @@ export class SessionRepository {
     return rows.map((row) => ({ ...toRecord(row), username: row.username }));
   }
 
-  /** Sessions not past their absolute expiry nor idle since before `idleBefore`. */
-  async countActive(now: number, idleBefore: number): Promise<number> {
+  /** Sessions not past their absolute expiry nor (when given) idle since before `idleBefore`. */
+  async countActive(now: number, idleBefore = 0): Promise<number> {
     const row = await this.db
       .selectFrom('sessions')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))

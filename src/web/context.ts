@@ -74,3 +74,8 @@ export function formField(body: unknown, name: string): string {
   const value = (body as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : '';
 }
+
+/** True when no mail server is configured: "sent" would be untrue, the message went to the outbox (mail/mailer.ts). */
+export function mailGoesToOutbox(mailer: Pick<Mailer, 'description'>): boolean {
+  return mailer.description.startsWith('outbox ');
+}

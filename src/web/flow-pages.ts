@@ -1,26 +1,24 @@
+import type { PasswordPolicy } from '../auth/password-policy.js';
+import { errorSummary, field, newPasswordBlock, type FieldErrors } from './form-fields.js';
 import { html } from './html.js';
 import { notice, passkeyLoginBlock, renderLayout, type Branding } from './pages.js';
 
 const PASSWORD_HINT = 'At least 15 characters is a good choice; a few unrelated words work well.';
 
-/** The invitation page: choose a username (or keep the invited email) and a password. */
-export function renderInvitePage(branding: Branding, view: { csrf: string; token: string; email: string | null; username?: string; error?: string }): string {
+/** The invitation page: choose a username (or keep the invited email) and a password; every problem shown at once. */
+export function renderInvitePage(branding: Branding, view: { csrf: string; token: string; email: string | null; policy: PasswordPolicy; username?: string; errors?: FieldErrors }): string {
+  const errors = view.errors ?? {};
   return renderLayout(
     branding,
     'Accept your invitation',
     html`<h1 id="page-title">Create your account</h1>
 <p class="lead">You are invited to ${branding.appName}${view.email ? html` as <strong>${view.email}</strong>` : html``}. Choose how you sign in.</p>
-${notice('error', view.error)}
+${errorSummary(errors, { username: 'Username', password: 'Password', password2: 'Repeat password' })}
 <form method="post" action="${branding.prefix}/invite" class="form" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="token" value="${view.token}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}" autofocus>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
-<p class="hint" id="password-hint">${PASSWORD_HINT}</p>
-<label for="password2">Repeat password</label>
-<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+${field({ id: 'username', name: 'username', label: 'Username', autocomplete: 'username', required: true, value: view.username ?? '', error: errors.username, autofocus: !errors.password && !errors.password2 })}
+${newPasswordBlock({ policy: view.policy, errors })}
 <button type="submit" class="button button-primary">Create account and sign in</button>
 </form>`,
   );

@@ -141,7 +141,12 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const identity = await ctx.identify(request);
     if (identity.kind !== 'user') return reply.redirect(loginPath, 303);
     await allowLogoutAtProvider(ctx, reply);
-    return sendPage(reply, 200, renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.displayName ?? identity.user.username }));
+    const query = request.query as Record<string, unknown>;
+    return sendPage(
+      reply,
+      200,
+      renderLogoutPage(ctx.branding, { csrf: ctx.csrf.tokenForSession(identity.session.id), username: identity.user.displayName ?? identity.user.username, next: safeNextPath(query.next), switching: query.switch === '1' }),
+    );
   });
 
   app.post(`${ctx.prefix}/logout`, async function signOut(request, reply) {
@@ -158,7 +163,10 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     const atProvider = await providerLogoutUrl(ctx, identity.session);
     await ctx.sessions.invalidateSession(identity.session.id);
     await ctx.store.audit.record({ action: 'logout', actor: identity.user.username, ip: request.scope.clientIp, ...(atProvider ? { detail: { at_provider: atProvider.provider } } : {}) });
-    return reply.header('set-cookie', serializeClearedCookie(ctx.cookie)).redirect(atProvider?.url ?? `${loginPath}?signed_out=1`, 303);
+    // "Switch account": signing in again lands where the refused page was.
+    const next = safeNextPath(formField(request.body, 'next'));
+    const signInAgain = next === '/' ? `${loginPath}?signed_out=1` : `${loginPath}?signed_out=1&next=${encodeURIComponent(next)}`;
+    return reply.header('set-cookie', serializeClearedCookie(ctx.cookie)).redirect(atProvider?.url ?? signInAgain, 303);
   });
 }
 

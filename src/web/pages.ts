@@ -1,3 +1,5 @@
+import type { PasswordPolicy } from '../auth/password-policy.js';
+import { errorSummary, field, newPasswordBlock, type FieldErrors } from './form-fields.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface Branding {
@@ -16,7 +18,7 @@ export function renderLayout(branding: Branding, title: string, body: SafeHtml, 
 <title>${title} · ${branding.appName}</title>
 <link rel="stylesheet" href="${branding.prefix}/static/style.css">
 </head>
-<body>
+<body class="page-card">
 <main class="card${options.wide ? ' card-wide' : ''}" aria-labelledby="page-title">
 <header class="brand">
 ${branding.logoUrl ? html`<img class="logo" src="${branding.logoUrl}" alt="" width="40" height="40">` : html`<span class="logo-mark" aria-hidden="true">${branding.appName.slice(0, 1).toUpperCase()}</span>`}
@@ -80,39 +82,39 @@ ${passwords ? html`<p class="secondary"><a href="${branding.prefix}/forgot">Forg
   );
 }
 
-export function renderLogoutPage(branding: Branding, view: { csrf: string; username: string }): string {
+/** "Sign out" (the confirm page links and the page helper open); `next`: where signing in again lands ("switch account"). */
+export function renderLogoutPage(branding: Branding, view: { csrf: string; username: string; next?: string; switching?: boolean }): string {
+  const title = view.switching ? 'Switch account' : 'Sign out';
   return renderLayout(
     branding,
-    'Sign out',
-    html`<h1 id="page-title">Sign out</h1>
-<p class="lead">You are signed in as <strong>${view.username}</strong>.</p>
+    title,
+    html`<h1 id="page-title">${title}</h1>
+<p class="lead">You are signed in as <strong>${view.username}</strong>.${view.switching ? ' Sign out here, then sign in with the other account.' : ''}</p>
 <form method="post" action="${branding.prefix}/logout" class="form">
 <input type="hidden" name="csrf" value="${view.csrf}">
-<button type="submit" class="button button-primary">Sign out</button>
+${view.next && view.next !== '/' ? html`<input type="hidden" name="next" value="${view.next}">` : html``}
+<button type="submit" class="button button-primary">${view.switching ? 'Sign out and sign in again' : 'Sign out'}</button>
 </form>
 <p class="secondary"><a href="/">Back to ${branding.appName}</a></p>`,
   );
 }
 
-export function renderSetupPage(branding: Branding, view: { csrf: string; token: string; error?: string; username?: string; email?: string }): string {
+const NEW_ACCOUNT_LABELS = { username: 'Username', email: 'Email', password: 'Password', password2: 'Repeat password' };
+
+export function renderSetupPage(branding: Branding, view: { csrf: string; token: string; policy: PasswordPolicy; errors?: FieldErrors; username?: string; email?: string }): string {
+  const errors = view.errors ?? {};
   return renderLayout(
     branding,
     'Create the first administrator',
     html`<h1 id="page-title">Create the administrator account</h1>
 <p class="lead">This one-time link sets up the first account of ${branding.appName}. It can be used once.</p>
-${notice('error', view.error)}
+${errorSummary(errors, NEW_ACCOUNT_LABELS)}
 <form method="post" action="${branding.prefix}/setup" class="form" novalidate>
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="token" value="${view.token}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${view.username ?? ''}" autofocus>
-<label for="email">Email <span class="optional">(optional)</span></label>
-<input id="email" name="email" type="email" autocomplete="email" value="${view.email ?? ''}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
-<p class="hint" id="password-hint">At least 15 characters is a good choice; a few unrelated words work well.</p>
-<label for="password2">Repeat password</label>
-<input id="password2" name="password2" type="password" autocomplete="new-password" required>
+${field({ id: 'username', name: 'username', label: 'Username', autocomplete: 'username', required: true, value: view.username ?? '', error: errors.username, autofocus: !errors.password && !errors.password2 })}
+${field({ id: 'email', name: 'email', label: 'Email', optional: 'optional', type: 'email', autocomplete: 'email', value: view.email ?? '', error: errors.email })}
+${newPasswordBlock({ policy: view.policy, errors })}
 <button type="submit" class="button button-primary">Create account and sign in</button>
 </form>`,
   );

@@ -5,6 +5,8 @@ import { findSetupInvite } from '../auth/setup-link.js';
 import { canonicalUsername } from '../auth/usernames.js';
 import { accountRefusal } from './account-refusal.js';
 import { formField, type WebContext } from './context.js';
+import type { FieldErrors } from './form-fields.js';
+import { checkNewAccountForm, fieldOf, hasErrors } from './new-account-check.js';
 import { renderMessagePage, renderSetupPage } from './pages.js';
 import { sendPage, startSession } from './login-routes.js';
 
@@ -21,7 +23,7 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const token = (request.query as Record<string, unknown>).token;
     const invite = await findSetupInvite(ctx.store, token, ctx.now);
     if (!invite) return sendPage(reply, 410, invalidLink());
-    return sendPage(reply, 200, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token) }));
+    return sendPage(reply, 200, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token: String(token), policy: ctx.passwordPolicy }));
   });
 
   app.post(setupPath, async function completeSetup(request, reply) {
@@ -30,21 +32,23 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: WebContext): void
     const username = canonicalUsername(formField(body, 'username'));
     const email = formField(body, 'email').trim();
     const password = formField(body, 'password');
-    const again = async (status: number, error: string) =>
-      sendPage(reply, status, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, error, username, email }));
+    const again = async (status: number, errors: FieldErrors) =>
+      sendPage(reply, status, renderSetupPage(ctx.branding, { csrf: await ctx.csrf.tokenForForm(), token, errors, username, email, policy: ctx.passwordPolicy }));
 
     if (!isSameOriginRequest(request.raw, ctx.expectedOrigin(request.scope)) || !(await ctx.csrf.verifyFormToken(formField(body, 'csrf')))) {
-      return again(403, 'The form expired or came from another site. Please try again.');
+      reply.header('x-dashgate', 'csrf_failed');
+      return again(403, { form: 'The form expired or came from another site. Please try again.' });
     }
     const invite = await findSetupInvite(ctx.store, token, ctx.now);
     if (!invite) return sendPage(reply, 410, invalidLink());
-    if (password !== formField(body, 'password2')) return again(400, 'The two passwords are not the same.');
+    const errors = await checkNewAccountForm(ctx, { username, email, password, password2: formField(body, 'password2') });
+    if (hasErrors(errors)) return again(400, errors);
     let user;
     try {
       user = await createFirstAdmin(ctx.accounts, invite, { username, email: email || null, password, ip: request.scope.clientIp });
     } catch (err) {
       const refusal = accountRefusal(err);
-      return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, refusal.message);
+      return refusal.code === 'LINK_UNUSABLE' ? sendPage(reply, 410, invalidLink()) : again(400, { [fieldOf(refusal.code)]: refusal.message });
     }
     await startSession(ctx, request, reply, user, 'password');
     return reply.redirect('/', 303);

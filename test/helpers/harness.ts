@@ -1,3 +1,4 @@
+import { parse as parseHtml } from 'node-html-parser';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type RequestListener, type Server } from 'node:http';
@@ -115,15 +116,14 @@ export async function createUser(store: Store, username: string, password: strin
   return store.users.create({ username, passwordHash: await hashPassword(password), ...extra });
 }
 
-/** The hidden inputs of the first form on a page (what a browser would send back). */
+/** The hidden inputs of a page (what a browser would send back; a later one of the same name wins), read with an HTML parser. */
 export function hiddenFields(page: string): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const match of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[match[1]!] = decodeEntities(match[2]!);
+  for (const input of parseHtml(page).querySelectorAll('input[type=hidden]')) {
+    const name = input.getAttribute('name');
+    if (name) fields[name] = input.getAttribute('value') ?? '';
+  }
   return fields;
-}
-
-function decodeEntities(value: string): string {
-  return value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
 }
 
 /** Signs in through the real login form; returns the session cookie pair ("name=value"). */
