@@ -136,7 +136,6 @@ export interface Gateway {
 export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gateway> {
   if (!config.upstream) throw new TypeError('config.upstream is required: the URL of the app to protect');
   const upstream = parseUpstream(config.upstream);
-  configurePasswordHashing({ maxConcurrent: config.password.max_concurrent_hashes, maxQueued: config.password.hash_queue });
   const { store } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger(config.log);
@@ -165,7 +164,10 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   // re-checked against the store every redis.outage_cache_ttl (read on every use, so it applies at once).
   const outageTtl = Math.min(config.session.cache_ttl, config.redis.outage_cache_ttl);
   const redis = connectConfiguredRedis(config.redis, {
-    logger, env: deps.env ?? process.env, local: deps.bus ?? createLocalBus(), localLock: deps.lock ?? new KeyedMutex(),
+    logger, env: deps.env ?? process.env,
+    // A bus given by the caller (the workers' bus) outlives this gateway (a reload builds the next one on it): not closed with the Redis link.
+    local: deps.bus ? { publish: (change) => deps.bus!.publish(change), subscribe: (listener) => deps.bus!.subscribe(listener), close: async () => {} } : createLocalBus(),
+    localLock: deps.lock ?? new KeyedMutex(),
     fallbackNote: `sessions re-checked every ${outageTtl / 1000} s, credential checks locked per instance`,
   });
   const cacheTtlMs = () => (redis && !redis.status.up() ? outageTtl : config.session.cache_ttl);
@@ -534,6 +536,8 @@ export async function buildApp(config: Config, deps: GatewayDeps): Promise<Gatew
   keyReload.unref();
 
   redis?.start();
+  // Process-wide: set once nothing above can fail, so a reload refused on its way changes nothing.
+  configurePasswordHashing({ maxConcurrent: config.password.max_concurrent_hashes, maxQueued: config.password.hash_queue });
   return {
     app,
     config,

@@ -20,15 +20,31 @@ export interface RunningGateway {
 }
 
 /** Settings a running gateway cannot change: where it listens, its data, its workers and metrics listener. */
-const RESTART_ONLY = ['server.host', 'server.port', 'server.tls', 'server.workers', 'database', 'data_dir', 'metrics'] as const;
+const RESTART_ONLY = [
+  'server.host', 'server.port', 'server.tls', 'server.workers',
+  // The listening server keeps the limits it was created with, and the process its logger.
+  'server.headers_timeout', 'server.request_timeout', 'server.keep_alive_timeout', 'server.max_header_bytes', 'server.max_headers_count', 'log',
+  // Changed live, they would move the gateway's own routes or rename the session cookie under signed-in browsers.
+  'prefix', 'session.cookie_name', 'server.public_url',
+  'database', 'data_dir', 'metrics',
+] as const;
 
 /** `next` with the restart-only settings of `running`, and the names of those that differed. */
 function reloadable(running: Config, next: Config): { config: Config; ignored: string[] } {
   const read = (config: Config, path: string) => JSON.stringify(path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], config));
   const ignored = RESTART_ONLY.filter((path) => read(running, path) !== read(next, path));
+  const server = running.server;
   const config: Config = {
     ...next,
-    server: { ...next.server, host: running.server.host, port: running.server.port, tls: running.server.tls, workers: running.server.workers },
+    server: {
+      ...next.server,
+      host: server.host, port: server.port, tls: server.tls, workers: server.workers, public_url: server.public_url,
+      headers_timeout: server.headers_timeout, request_timeout: server.request_timeout, keep_alive_timeout: server.keep_alive_timeout,
+      max_header_bytes: server.max_header_bytes, max_headers_count: server.max_headers_count,
+    },
+    session: { ...next.session, cookie_name: running.session.cookie_name },
+    log: running.log,
+    prefix: running.prefix,
     database: running.database,
     data_dir: running.data_dir,
     metrics: running.metrics,

@@ -90,13 +90,17 @@ export function readForwardedRequest(req: IncomingMessage, auth: RequestScope): 
   }
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (isRefusedHeader(req.rawHeaders[i]!)) throw new GatewayError('FORWARD_AUTH_RESERVED_HEADER');
   const method = values['x-forwarded-method']!;
-  const proto = PROTOS[values['x-forwarded-proto']!.toLowerCase()];
+  const proto = Object.hasOwn(PROTOS, values['x-forwarded-proto']!.toLowerCase()) ? PROTOS[values['x-forwarded-proto']!.toLowerCase()] : undefined;
   const host = values['x-forwarded-host']!;
   const hostname = normalizeHost(host);
   if (!METHOD.test(method) || proto === undefined || hostname === null || hostname === '') throw new GatewayError('FORWARD_AUTH_HEADERS');
 
   const uri = values['x-forwarded-uri']!;
   if (uri.includes('#')) throw new GatewayError('BAD_PATH');
+  // A URI is ASCII (RFC 3986). Raw bytes beyond it (nginx and Caddy pass a client's raw UTF-8 as
+  // it came) were judged as latin1 characters, so "/données" sent raw matched no rule naming
+  // "/données" while the app decoded it as that path. Proxy mode never sees them (Node refuses them).
+  if (/[^\x21-\x7e]/.test(uri)) throw new GatewayError('BAD_PATH');
   const target = canonicalizeTarget(uri);
   // Absolute form (Caddy reports the request target as sent): its authority must be the host judged.
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(uri);

@@ -75,7 +75,9 @@ describe('accounts in the browser: invite, sign up, change, revoke, reset', { ti
     await adminPage.waitForURL(/\/_dashgate\/login\?next=/);
     await expectAccessible(adminPage, 'the login page');
     await signInAt(adminPage, 'root', ADMIN_PASSWORD);
-    await adminPage.waitForURL(`${gw.url}/_dashgate/admin/users`);
+    // The console opens on its overview; invitations are made on the users page.
+    await adminPage.waitForURL(`${gw.url}/_dashgate/admin`);
+    await adminPage.goto(`${gw.url}/_dashgate/admin/users`);
     await expectAccessible(adminPage, 'the admin users page');
     await adminPage.locator('#invite-email').fill('alice@example.com');
     await adminPage.locator('#invite-groups').fill('analysts');

@@ -262,6 +262,20 @@ describe('forward-auth: who may ask', () => {
       assert.match(res.head, /x-dashgate: forward_auth_headers/i);
     });
   }
+  it('regression: raw bytes beyond ASCII in X-Forwarded-Uri are refused (raw UTF-8 "/données" was judged as latin1 "/donnÃ©es" and matched no rule)', async () => {
+    for (const uri of ['/données/report', '/public/\u00a0x', '/fin\u0430nce/q3']) {
+      const res = await rawLines(gw.url, ['GET /_dashgate/auth HTTP/1.1', 'Host: gw', 'X-Forwarded-Method: GET', 'X-Forwarded-Proto: https', `X-Forwarded-Host: ${APP}`, `X-Forwarded-Uri: ${uri}`, `Cookie: ${bob}`]);
+      assert.equal(res.status, 400, uri);
+      assert.match(res.head, /x-dashgate: bad_path/i, uri);
+    }
+  });
+  it('regression: an X-Forwarded-Proto naming an Object property (constructor, __proto__) is malformed, not https', async () => {
+    for (const proto of ['constructor', '__proto__', 'toString']) {
+      const res = await check('/public/x', { proto });
+      assert.equal(res.status, 400, proto);
+      assert.match(String(res.headers['x-dashgate']), /forward_auth_headers/);
+    }
+  });
   it('a POST to the endpoint is refused', async () => {
     const res = await rawRequest(gw.url, '/_dashgate/auth', { method: 'POST', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': APP, 'x-forwarded-uri': '/public/x' } });
     assert.equal(res.status, 400);
