@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { withoutParams } from '../../src/pipeline/canonical-path.js';
 import { findFreePort } from '../../src/runner/free-port.js';
 import { expectText, holdToLoopback, launchChromium, startGunicorn, stopProcessGroup } from '../helpers/browser.js';
 import { caddySite, nginxServerBlock, startCaddy, startNginx, type FrontProxy } from '../helpers/front-proxy.js';
-import { createUser, hiddenFields, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
+import { createUser, hiddenFields, rawRequest, startGateway, startRecordingUpstream, type TestGateway } from '../helpers/harness.js';
 
 const PASSWORD = 'a long enough passphrase';
 
@@ -91,19 +91,7 @@ interface Answer {
 }
 
 /** One request with the target exactly as given (fetch would normalise it), optionally from another local address. */
-function send(base: string, target: string, options: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {}): Promise<Answer> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: target, method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.from ? { localAddress: options.from } : {}) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+const send = (base: string, target: string, options: Parameters<typeof rawRequest>[2] = {}): Promise<Answer> => rawRequest(base, target, options);
 
 /** A request written byte for byte (repeated headers, raw "#", absolute-form targets); answers the status line's code. */
 function sendRaw(base: string, head: string): Promise<number> {

@@ -146,10 +146,10 @@ export async function signIn(baseUrl: string, username: string, password: string
  * One request with the target sent exactly as given (fetch would normalise "/x/../y" and "//y"
  * before sending, hiding the very paths the gateway must judge). Does not follow redirects.
  */
-export function rawRequest(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+export function rawRequest(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string>; body?: string; /** another local address to send from (127.0.0.3) */ from?: string } = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: target, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+    const req = request({ host: url.hostname, port: url.port, path: target, method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.from ? { localAddress: options.from } : {}) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
